@@ -1,0 +1,4 @@
+"""python -m fwtop"""
+from fwtop.tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The TOML config file (``fwtop -c fwtop.toml``): a session and its workloads.
+
+    [session]                 # optional
+    name = "tf-vs-torch"
+    sequential = false
+    runs_dir = "runs"
+
+    [defaults]                # optional: applied to every workload
+    model = "transformer"
+    steps = 50
+
+    [[workload]]
+    framework = "torch"
+    python = ".venv-torch/bin/python"   # relative to this file
+    sizes = { batch = 8 }
+    env = { OMP_NUM_THREADS = "1" }
+
+Every unknown key and wrong type is reported as ``FILE: PATH.KEY: problem``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fwtop.workloads.errors import UserError
+from fwtop.workloads.spec import WorkloadSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10
+    import tomli as tomllib
+
+_STR, _INT, _NUM, _BOOL = "a string", "an integer", "a number", "true or false"
+
+WORKLOAD_KEYS = {
+    "framework": _STR, "model": _STR, "name": _STR, "device": _STR, "dtype": _STR, "compile": _STR,
+    "steps": _INT, "warmup": _INT, "seed": _INT, "lr": _NUM, "python": _STR,
+    "sizes": "table", "env": "table",
+}
+SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR}
+TOP_KEYS = {"session": "table", "defaults": "table", "workload": "array of tables"}
+
+
+@dataclass
+class Config:
+    path: Path
+    specs: list[WorkloadSpec]
+    name: str = ""
+    sequential: bool = False
+    runs_dir: str | None = None
+    raw: dict = field(default_factory=dict)
+
+
+def _type_name(value) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            dict: "a table", list: "an array"}.get(type(value), type(value).__name__)
+
+
+def _check(value, want: str) -> bool:
+    if want == _STR:
+        return isinstance(value, str)
+    if want == _INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if want == _NUM:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if want == _BOOL:
+        return isinstance(value, bool)
+    if want == "table":
+        return isinstance(value, dict)
+    return True
+
+
+def _check_table(file: str, where: str, table: dict, schema: dict) -> None:
+    for key, value in table.items():
+        path = f"{where}.{key}" if where else key
+        if key not in schema:
+            raise UserError(f"{file}: {path}: unknown key (expected one of {', '.join(schema)})")
+        want = schema[key]
+        if not _check(value, want):
+            raise UserError(f"{file}: {path}: expected {want}, got {_type_name(value)}")
+        if key == "sizes":
+            for k, v in value.items():
+                if not (isinstance(v, int) and not isinstance(v, bool)):
+                    raise UserError(f"{file}: {path}.{k}: expected an integer, got {_type_name(v)}")
+        if key == "env":
+            for k, v in value.items():
+                if not isinstance(v, str):
+                    raise UserError(f"{file}: {path}.{k}: expected a string, got {_type_name(v)}")
+
+
+def _resolve_python(python: str, base: Path) -> str:
+    p = Path(python).expanduser()
+    if "/" in python and not p.is_absolute():
+        return str(base / p)
+    return python
+
+
+def load_config(path: str) -> Config:
+    file = str(path)
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"config file {file} does not exist") from None
+    except IsADirectoryError:
+        raise UserError(f"config file {file} is a directory") from None
+    except OSError as exc:
+        raise UserError(f"cannot read config file {file}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{file}: not valid TOML: {exc}") from None
+
+    _check_table(file, "", raw, TOP_KEYS)
+    session = raw.get("session", {})
+    _check_table(file, "session", session, SESSION_KEYS)
+    defaults = raw.get("defaults", {})
+    _check_table(file, "defaults", defaults, {k: v for k, v in WORKLOAD_KEYS.items() if k != "name"})
+    workloads = raw.get("workload")
+    if workloads is None:
+        raise UserError(f"{file}: no [[workload]] tables: declare at least one workload")
+    if not isinstance(workloads, list) or not all(isinstance(w, dict) for w in workloads):
+        raise UserError(f"{file}: workload: expected an array of tables ([[workload]])")
+    if not workloads:
+        raise UserError(f"{file}: no [[workload]] tables: declare at least one workload")
+
+    specs = []
+    for i, table in enumerate(workloads):
+        where = f"workload[{i}]"
+        _check_table(file, where, table, WORKLOAD_KEYS)
+        merged = {**defaults, **table}
+        merged["sizes"] = {**defaults.get("sizes", {}), **table.get("sizes", {})}
+        merged["env"] = {**defaults.get("env", {}), **table.get("env", {})}
+        if "framework" not in merged:
+            raise UserError(f"{file}: {where}.framework: missing (torch, jax or tensorflow)")
+        if "python" in merged:
+            merged["python"] = _resolve_python(merged["python"], p.parent)
+        fw = merged.pop("framework")
+        try:
+            specs.append(WorkloadSpec.create(fw, **merged))
+        except UserError as exc:
+            raise UserError(f"{file}: {where}: {exc}") from None
+    return Config(
+        path=p,
+        specs=specs,
+        name=session.get("name", "") or p.stem,
+        sequential=session.get("sequential", False),
+        runs_dir=session.get("runs_dir"),
+        raw=raw,
+    )

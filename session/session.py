@@ -1,0 +1,412 @@
+"""Session: starts workloads, attaches probes, merges their streams into one Timeline,
+records the run directory and computes the summary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fwtop import __version__
+from fwtop.probes.base import Probe
+from fwtop.probes.host import HostProbe
+from fwtop.workloads.events import Event, Invalid, StepEvent
+from fwtop.workloads.runner import Runner
+from fwtop.workloads.spec import WorkloadSpec
+
+from .rundir import RunDir
+from .stats import step_stats, throughput
+from .timeline import Timeline
+
+LOG_LINES = 2000  # log lines kept in memory per workload (all of them go to the run directory)
+
+# Workload states. A workload ends in finished, stopped or failed.
+PENDING, STARTING, COMPILING, RUNNING, PAUSED = "pending", "starting", "compiling", "running", "paused"
+FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+ENDED = (FINISHED, STOPPED, FAILED)
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        return f"killed by {name}"
+    return f"exited with status {rc}"
+
+
+@dataclass
+class Workload:
+    id: str
+    spec: WorkloadSpec
+    state: str = PENDING
+    hello: dict | None = None
+    compile: dict | None = None
+    error: dict | None = None
+    bye: dict | None = None
+    reason: str = ""
+    exit_code: int | None = None
+    invalid: int = 0
+    last_invalid: str = ""
+    notices: list = field(default_factory=list)
+    log: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    started_at: float | None = None
+    ended_at: float | None = None
+    runner: Runner | None = None
+    stop_requested: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED
+
+
+class Session:
+    def __init__(
+        self,
+        specs: list[WorkloadSpec],
+        *,
+        name: str = "compare",
+        runs_dir: str = "runs",
+        record: bool = True,
+        sequential: bool = False,
+        probes: list[Probe] | None = None,
+        config: dict | None = None,
+    ) -> None:
+        self.name = name
+        self.runs_dir = runs_dir
+        self.record = record
+        self.sequential = sequential
+        self.config = config or {}
+        self.timeline = Timeline()
+        self.workloads: list[Workload] = []
+        self.probes = probes if probes is not None else [HostProbe()]
+        self.rundir: RunDir | None = None
+        self.listeners: list[Callable[[str, str | None], None]] = []
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self._probe_tasks: list[asyncio.Task] = []
+        self._wait_tasks: dict[str, asyncio.Task] = {}
+        self._next_id = 0
+        for spec in specs:
+            self._add(spec)
+
+    # -- bookkeeping -----------------------------------------------------------------
+
+    def _add(self, spec: WorkloadSpec) -> Workload:
+        wid = f"w{self._next_id}"
+        self._next_id += 1
+        labels = {w.label for w in self.workloads}
+        if spec.label in labels:
+            n = 2
+            while f"{spec.label}-{n}" in labels:
+                n += 1
+            spec = spec.with_name(f"{spec.label}-{n}")
+        w = Workload(wid, spec)
+        self.workloads.append(w)
+        return w
+
+    def get(self, wid: str) -> Workload:
+        for w in self.workloads:
+            if w.id == wid:
+                return w
+        raise KeyError(wid)
+
+    def _notify(self, kind: str, wid: str | None = None) -> None:
+        for listener in self.listeners:
+            listener(kind, wid)
+
+    def _record(self, wid: str, kind: str, t: float, data: dict) -> None:
+        if self.rundir is not None:
+            self.rundir.event(wid, kind, t, data)
+
+    # -- child events ----------------------------------------------------------------
+
+    def _on_event(self, w: Workload, ev: Event | StepEvent | Invalid) -> None:
+        if isinstance(ev, Invalid):
+            w.invalid += 1
+            w.last_invalid = f"{ev.reason}: {ev.line}" if ev.line else ev.reason
+            self._record(w.id, "invalid", time.time(), {"reason": ev.reason, "line": ev.line})
+            self._notify("invalid", w.id)
+            return
+        if isinstance(ev, StepEvent):
+            self.timeline.add_step(w.id, ev)
+            if w.state in (STARTING, COMPILING):
+                w.state = RUNNING
+            self._record(w.id, "step", ev.t, {
+                "index": ev.index, "duration": ev.duration, "samples": ev.samples, "tokens": ev.tokens,
+                "loss": ev.loss, "mem": ev.mem, "warmup": ev.warmup,
+            })
+            self._notify("step", w.id)
+            return
+        self._record(w.id, ev.kind, ev.t, ev.data)
+        if ev.kind == "hello":
+            w.hello = dict(ev.data)
+            w.state = COMPILING
+        elif ev.kind == "compile":
+            w.compile = dict(ev.data)
+        elif ev.kind == "state":
+            state = ev.get("state")
+            if state in (PAUSED, RUNNING) and not w.ended:
+                w.state = state
+        elif ev.kind == "notice":
+            w.notices.append(str(ev.get("message", "")))
+            w.log.append(f"[fwtop] {ev.get('message', '')}")
+        elif ev.kind == "error":
+            w.error = dict(ev.data)
+            w.reason = f"{ev.get('type', 'Error')}: {ev.get('message', '')}"
+        elif ev.kind == "bye":
+            w.bye = dict(ev.data)
+        self._notify(ev.kind, w.id)
+
+    def _on_output(self, w: Workload, line: str) -> None:
+        w.log.append(line)
+        if self.rundir is not None:
+            self.rundir.log(w.id, line)
+        self._notify("log", w.id)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def resolved_config(self) -> dict:
+        return {
+            "fwtop": __version__,
+            "name": self.name,
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+            "argv": sys.argv,
+            "sequential": self.sequential,
+            "started": self.started_at,
+            "workloads": [{"id": w.id, "label": w.label, **w.spec.to_dict()} for w in self.workloads],
+            **({"config": self.config} if self.config else {}),
+        }
+
+    async def start(self) -> None:
+        """Create the run directory, start the probes and (unless sequential) every workload."""
+        self.started_at = time.time()
+        if self.record:
+            self.rundir = RunDir.create(self.runs_dir, self.name)
+            self.rundir.write_json("config.json", self.resolved_config())
+        for probe in self.probes:
+            self._probe_tasks.append(asyncio.create_task(self._probe_loop(probe)))
+        if not self.sequential:
+            for w in self.workloads:
+                await self.start_workload(w)
+        self._notify("session")
+
+    async def start_workload(self, w: Workload) -> None:
+        w.state = STARTING
+        w.started_at = time.time()
+        w.runner = Runner(w.spec, lambda ev, w=w: self._on_event(w, ev), lambda line, w=w: self._on_output(w, line))
+        try:
+            await w.runner.start()
+        except OSError as exc:
+            w.state = FAILED
+            w.reason = f"cannot start {w.spec.python}: {exc.strerror or exc}"
+            w.ended_at = time.time()
+            self._record(w.id, "exit", w.ended_at, {"state": w.state, "reason": w.reason, "exit_code": None})
+            self._notify("exit", w.id)
+            return
+        self._watch_roots()
+        self._wait_tasks[w.id] = asyncio.create_task(self._wait_workload(w))
+        self._notify("start", w.id)
+
+    async def _wait_workload(self, w: Workload) -> None:
+        assert w.runner is not None
+        rc = await w.runner.wait()
+        w.exit_code = rc
+        w.ended_at = time.time()
+        if w.error is not None:
+            w.state = FAILED
+        elif w.bye is not None and rc == 0:
+            w.state = STOPPED if w.bye.get("reason") == "stopped" else FINISHED
+        elif w.stop_requested:
+            w.state = STOPPED
+            w.reason = w.reason or describe_exit(rc)
+        else:
+            w.state = FAILED
+            w.reason = describe_exit(rc) + ("" if w.bye else " before finishing")
+        if w.state == FAILED and not w.reason:
+            w.reason = describe_exit(rc)
+        self._record(w.id, "exit", w.ended_at, {"state": w.state, "reason": w.reason, "exit_code": rc})
+        self._watch_roots()
+        self._notify("exit", w.id)
+
+    def _watch_roots(self) -> None:
+        roots = {w.id: w.runner.pid for w in self.workloads if w.runner and w.runner.running and w.runner.pid}
+        for probe in self.probes:
+            probe.watch(roots)
+
+    async def _probe_loop(self, probe: Probe) -> None:
+        try:
+            await asyncio.to_thread(probe.start)
+            while True:
+                samples = await asyncio.to_thread(probe.sample)
+                for s in samples:
+                    self.timeline.add_sample(s)
+                    if self.rundir is not None:
+                        self.rundir.sample(s.probe, s.target, s.t, s.values)
+                if samples:
+                    self._notify("sample")
+                await asyncio.sleep(probe.interval)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken probe is shown, never fatal
+            probe.available = False
+            probe.status = f"{probe.name} probe stopped: {type(exc).__name__}: {exc}"
+            self._notify("probe")
+        finally:
+            with contextlib.suppress(Exception):
+                probe.close()
+
+    async def wait(self) -> None:
+        """Run to the end: every workload (one after another when sequential) has ended."""
+        if self.sequential:
+            for w in self.workloads:
+                if w.state == PENDING:
+                    await self.start_workload(w)
+                task = self._wait_tasks.get(w.id)
+                if task is not None:
+                    await task
+        while True:
+            pending = [t for t in self._wait_tasks.values() if not t.done()]
+            if not pending:
+                break
+            await asyncio.gather(*pending)
+
+    async def stop_workload(self, wid: str) -> None:
+        w = self.get(wid)
+        if w.runner is None or w.ended:
+            if w.state == PENDING:
+                w.state = STOPPED
+                w.reason = "stopped before it started"
+            return
+        w.stop_requested = True
+        await w.runner.stop()
+        task = self._wait_tasks.get(w.id)
+        if task is not None:
+            await task
+
+    async def stop(self) -> None:
+        """Stop every workload (polite, then SIGTERM, then SIGKILL) and end the session."""
+        for w in self.workloads:
+            if w.state == PENDING:
+                w.state = STOPPED
+                w.reason = "stopped before it started"
+        await asyncio.gather(*(self.stop_workload(w.id) for w in self.workloads))
+        await self.close()
+
+    def kill_all(self) -> None:
+        """Synchronous last resort (signal handlers, atexit): SIGKILL every process group."""
+        for w in self.workloads:
+            if w.runner is not None:
+                w.runner.kill_now()
+
+    def pause(self, wid: str) -> bool:
+        w = self.get(wid)
+        return bool(w.runner and w.runner.send("pause"))
+
+    def resume(self, wid: str) -> bool:
+        w = self.get(wid)
+        return bool(w.runner and w.runner.send("resume"))
+
+    async def close(self) -> dict:
+        for task in self._probe_tasks:
+            task.cancel()
+        await asyncio.gather(*self._probe_tasks, return_exceptions=True)
+        self._probe_tasks.clear()
+        self.ended_at = time.time()
+        summary = self.summary()
+        if self.rundir is not None:
+            self.rundir.write_json("summary.json", summary)
+            self.rundir.close()
+        self._notify("closed")
+        return summary
+
+    async def run(self) -> dict:
+        try:
+            await self.start()
+            await self.wait()
+        except BaseException:
+            self.kill_all()
+            raise
+        return await self.close()
+
+    # -- summary -----------------------------------------------------------------------
+
+    @property
+    def failed(self) -> list[Workload]:
+        return [w for w in self.workloads if w.state == FAILED]
+
+    def workload_summary(self, w: Workload) -> dict:
+        series = self.timeline.steps(w.id)
+        hello = w.hello or {}
+        st = step_stats(series.steady)
+        host_peaks = self.timeline.peaks.get(("host", w.id), {})
+        flops = hello.get("flops_per_step")
+        tflops = throughput(flops, series.steady_count, series.steady_time)
+        last = series.last
+        return {
+            "id": w.id,
+            "label": w.label,
+            "framework": w.spec.framework,
+            "framework_version": hello.get("framework_version"),
+            "model": w.spec.model,
+            "sizes": w.spec.resolved_sizes,
+            "device": hello.get("device", w.spec.device),
+            "device_name": hello.get("device_name"),
+            "dtype": w.spec.dtype,
+            "compile": w.spec.compile,
+            "python": w.spec.python,
+            "params": hello.get("params"),
+            "flops_per_step": flops,
+            "preallocates": hello.get("preallocates"),
+            "state": w.state,
+            "reason": w.reason,
+            "exit_code": w.exit_code,
+            "steps": series.count,
+            "steady_steps": series.steady_count,
+            "excluded_steps": series.excluded,
+            "step_time_s": st,
+            "samples_per_s": throughput(last.samples if last else None, series.steady_count, series.steady_time),
+            "tokens_per_s": throughput(last.tokens if last else None, series.steady_count, series.steady_time),
+            "tflops": tflops / 1e12 if tflops else None,
+            "first_step_s": (w.compile or {}).get("first_step_s"),
+            "time_to_first_step_s": (w.compile or {}).get("since_start_s"),
+            "final_loss": last.loss if last else None,
+            "peak_memory": {
+                "framework_allocated": series.mem_peak.get("peak", series.mem_peak.get("allocated")),
+                "framework_reserved": series.mem_peak.get("reserved"),
+                "host_rss": host_peaks.get("rss"),
+            },
+            "invalid_lines": w.invalid,
+        }
+
+    def summary(self) -> dict:
+        workloads = [self.workload_summary(w) for w in self.workloads]
+        base = next((s for s in workloads if s["step_time_s"]["median"]), None)
+        for s in workloads:
+            med = s["step_time_s"]["median"]
+            s["ratio_to_first"] = med / base["step_time_s"]["median"] if (base and med) else None
+        return {
+            "fwtop": __version__,
+            "name": self.name,
+            "run_dir": str(self.rundir.path) if self.rundir else None,
+            "recording_error": self.rundir.error if self.rundir else None,
+            "started": self.started_at,
+            "ended": self.ended_at,
+            "sequential": self.sequential,
+            "baseline": base["label"] if base else None,
+            "workloads": workloads,
+            "failed": [w.label for w in self.failed],
+        }

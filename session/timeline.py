@@ -1,0 +1,89 @@
+"""Timeline: bounded ring buffers of steps and probe samples, per workload and per target."""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+
+from fwtop.probes.base import Sample
+from fwtop.workloads.events import StepEvent
+
+DEFAULT_CAPACITY = 4096  # points kept per series for charts
+MAX_STEADY = 2_000_000  # steady-state durations kept for statistics (16 MB at most)
+
+
+@dataclass
+class StepSeries:
+    """Steps of one workload: recent ones for charts, all steady durations for statistics."""
+
+    capacity: int = DEFAULT_CAPACITY
+    steps: deque = field(init=False)
+    steady: array = field(default_factory=lambda: array("d"))
+    count: int = 0
+    steady_count: int = 0
+    steady_time: float = 0.0
+    samples: int = 0
+    tokens: int = 0
+    last: StepEvent | None = None
+    mem_peak: dict = field(default_factory=dict)  # allocated/reserved/peak maxima in bytes
+    excluded: int = 0  # steps kept out of the statistics (warm-up, profiled)
+
+    def __post_init__(self) -> None:
+        self.steps = deque(maxlen=self.capacity)
+
+    def add(self, step: StepEvent, steady: bool = True) -> None:
+        self.steps.append(step)
+        self.count += 1
+        self.last = step
+        if step.mem:
+            for key, value in step.mem.items():
+                if value is not None and value > self.mem_peak.get(key, -1):
+                    self.mem_peak[key] = value
+        if step.warmup or not steady:
+            self.excluded += 1
+            return
+        self.steady_count += 1
+        self.steady_time += step.duration
+        self.samples += step.samples or 0
+        self.tokens += step.tokens or 0
+        if len(self.steady) < MAX_STEADY:
+            self.steady.append(step.duration)
+
+
+class Timeline:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._steps: dict[str, StepSeries] = {}
+        self._samples: dict[tuple[str, str], deque] = {}
+        self.peaks: dict[tuple[str, str], dict] = {}  # (probe, target) -> field -> max
+        self.version = 0  # bumped on every change, so views redraw only when needed
+
+    def steps(self, wid: str) -> StepSeries:
+        series = self._steps.get(wid)
+        if series is None:
+            series = self._steps[wid] = StepSeries(self.capacity)
+        return series
+
+    def add_step(self, wid: str, step: StepEvent, steady: bool = True) -> None:
+        self.steps(wid).add(step, steady)
+        self.version += 1
+
+    def add_sample(self, sample: Sample) -> None:
+        key = (sample.probe, sample.target)
+        ring = self._samples.get(key)
+        if ring is None:
+            ring = self._samples[key] = deque(maxlen=self.capacity)
+        ring.append(sample)
+        peaks = self.peaks.setdefault(key, {})
+        for name, value in sample.values.items():
+            if isinstance(value, (int, float)) and value > peaks.get(name, float("-inf")):
+                peaks[name] = value
+        self.version += 1
+
+    def samples(self, probe: str, target: str) -> deque:
+        return self._samples.get((probe, target), deque())
+
+    def latest(self, probe: str, target: str) -> Sample | None:
+        ring = self._samples.get((probe, target))
+        return ring[-1] if ring else None

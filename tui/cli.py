@@ -1,0 +1,223 @@
+"""The ``fwtop`` command line.
+
+Nothing here imports a framework, and textual is imported only when the
+dashboard opens, so ``fwtop --help``, ``fwtop devices`` and headless runs start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from fwtop import __version__
+from fwtop.workloads.child import common, models
+from fwtop.workloads.errors import UserError
+
+COMMANDS = ("compare", "devices")
+
+DESCRIPTION = """\
+A terminal dashboard and profiler for deep-learning frameworks.
+
+commands:
+  fwtop                         the default comparison (the installed frameworks, default model, best device)
+  fwtop -c fwtop.toml           the workloads of a config file
+  fwtop compare FW [FW ...]     compare frameworks (torch, jax, tensorflow) on a reference model
+  fwtop devices                 the backends, devices and frameworks found
+
+Run `fwtop COMMAND --help` for a command's options. Until the dashboard lands,
+every run is headless: progress while it runs, a comparison table at the end.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _size(text: str) -> tuple[str, int]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=N, got {text!r}")
+    try:
+        return key.strip().replace("-", "_"), int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {key} must be a whole number, got {value!r}") from None
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("run")
+    g.add_argument("--headless", action="store_true", help="no dashboard: print progress and a table (the default for now)")
+    g.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (progress goes to stderr)")
+    g.add_argument("--sequential", action="store_true", help="run the workloads one after another, not in parallel")
+    g.add_argument("--runs-dir", default=None, help="where run directories go (default: ./runs or $FWTOP_RUNS_DIR)")
+    g.add_argument("--no-record", action="store_true", help="do not write a run directory")
+    g.add_argument("--name", default=None, help="name of the run (used in the run directory's name)")
+
+
+def _add_workload_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("workload")
+    g.add_argument("--model", default=models.MODELS[3], help=f"reference model: {', '.join(models.MODELS)} (default %(default)s)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda[:N], rocm[:N] or mps (default %(default)s)")
+    g.add_argument("--dtype", default="float32", help=f"{', '.join(common.DTYPES)} (default %(default)s)")
+    g.add_argument("--compile", default=None,
+                   help="torch: eager|compile; jax: jit|eager; tensorflow: function|eager|xla (default: the first)")
+    g.add_argument("--steps", type=_positive_int, default=None, help="steps to run, 0 for until stopped (default 50)")
+    g.add_argument("--warmup", type=_positive_int, default=None, help="warm-up steps kept out of the statistics (default 2)")
+    g.add_argument("--seed", type=_positive_int, default=0)
+    g.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--batch", type=_positive_int, default=None)
+    g.add_argument("--width", type=_positive_int, default=None)
+    g.add_argument("--depth", type=_positive_int, default=None)
+    g.add_argument("--seq-len", type=_positive_int, default=None)
+    g.add_argument("--size", type=_size, action="append", default=[], metavar="KEY=N",
+                   help="any other model size, e.g. --size heads=8 (see docs/models.md)")
+    g.add_argument("--python", default=None, help="interpreter to run the workloads in (default: this one)")
+
+
+def _main_parser() -> Parser:
+    p = Parser(prog="fwtop", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"fwtop {__version__}")
+    p.add_argument("-c", "--config", default=None, help="a TOML file declaring the workloads")
+    _add_run_options(p)
+    return p
+
+
+def _compare_parser() -> Parser:
+    p = Parser(prog="fwtop compare", description="Run a reference model in several frameworks and compare them.")
+    p.add_argument("frameworks", nargs="+", metavar="FRAMEWORK", help="torch, jax, tensorflow (repeat one to compare settings)")
+    _add_workload_options(p)
+    _add_run_options(p)
+    return p
+
+
+def _devices_parser() -> Parser:
+    p = Parser(prog="fwtop devices", description="The device backends, devices and frameworks found.")
+    p.add_argument("--python", action="append", default=[], help="also inspect this interpreter (repeatable)")
+    p.add_argument("-c", "--config", default=None, help="inspect the interpreters of this config file too")
+    p.add_argument("--probe", action="store_true",
+                   help="import each framework (in a child process) to list the devices it sees; slower")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def _specs_from_compare(args) -> list:
+    from fwtop.workloads.spec import WorkloadSpec
+
+    sizes = dict(args.size)
+    for key in ("batch", "width", "depth", "seq_len"):
+        value = getattr(args, key)
+        if value is not None:
+            sizes[key] = value
+    specs = []
+    for fw in args.frameworks:
+        kw = {"model": args.model, "sizes": sizes, "device": args.device, "dtype": args.dtype, "compile": args.compile,
+              "seed": args.seed, "python": args.python}
+        for key in ("steps", "warmup", "lr"):
+            if getattr(args, key) is not None:
+                kw[key] = getattr(args, key)
+        specs.append(WorkloadSpec.create(fw, **kw))
+    return specs
+
+
+def _default_specs() -> list:
+    from fwtop.workloads.discovery import installed_frameworks
+    from fwtop.workloads.spec import WorkloadSpec
+
+    found = installed_frameworks(None)
+    if not found:
+        raise UserError(f"no framework is installed in {sys.executable}: pip install 'fwtop[all]' "
+                        "(or torch, jax, tensorflow)")
+    return [WorkloadSpec.create(fw) for fw in found]
+
+
+def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None) -> int:
+    from fwtop.session.session import Session
+
+    from .headless import run_headless
+
+    runs = args.runs_dir or runs_dir or os.environ.get("FWTOP_RUNS_DIR") or "runs"
+    session = Session(specs, name=args.name or name, runs_dir=runs, record=not args.no_record,
+                      sequential=args.sequential or sequential)
+    return asyncio.run(run_headless(session, as_json=args.json))
+
+
+def _cmd_devices(args) -> int:
+    from fwtop.probes.backends import find_backends
+    from fwtop.workloads.discovery import discover
+
+    pythons = [None] + list(args.python)
+    if args.config:
+        from fwtop.session.config import load_config
+
+        pythons += [s.python for s in load_config(args.config).specs]
+    seen, infos = set(), []
+    for py in pythons:
+        info = discover(py, devices=args.probe)
+        if info["python"] in seen:
+            continue
+        seen.add(info["python"])
+        infos.append(info)
+    backends = find_backends()
+    if args.json:
+        print(json.dumps({"backends": [b.__dict__ for b in backends], "interpreters": infos}, indent=2))
+        return 0
+    print("backends:")
+    for b in backends:
+        print(f"  {b.name:<5} {'yes' if b.available else 'no ':<4} {b.detail}")
+        for d in b.devices:
+            print(f"          {d}")
+    print("interpreters:")
+    for info in infos:
+        print(f"  {info['python']} (Python {info['python_version']})")
+        for fw, d in info["frameworks"].items():
+            if not d["installed"]:
+                print(f"    {fw:<11} not installed (pip install 'fwtop[{common.FRAMEWORK_EXTRA[fw]}]')")
+                continue
+            print(f"    {fw:<11} {d['version'] or '?'}")
+            if "devices" in d:
+                print(f"    {'':<11} devices: {', '.join(d['devices']) or 'none'}")
+            if "error" in d:
+                print(f"    {'':<11} failed to import: {d['error']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] == "compare":
+            args = _compare_parser().parse_args(argv[1:])
+            specs = _specs_from_compare(args)
+            return _run(specs, args, name="-".join(s.framework for s in specs) + f"-{args.model}")
+        if argv and argv[0] == "devices":
+            return _cmd_devices(_devices_parser().parse_args(argv[1:]))
+        args = _main_parser().parse_args(argv)
+        if args.config:
+            from fwtop.session.config import load_config
+
+            cfg = load_config(args.config)
+            return _run(cfg.specs, args, name=cfg.name, sequential=cfg.sequential, runs_dir=cfg.runs_dir)
+        return _run(_default_specs(), args, name="default")
+    except UserError as exc:
+        print(f"fwtop: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

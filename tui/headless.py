@@ -1,0 +1,188 @@
+"""Headless mode: progress lines while a Session runs, a comparison table at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from typing import TextIO
+
+from fwtop.session.session import FAILED, Session, Workload
+
+PROGRESS_EVERY_S = 1.0
+LOG_TAIL = 8
+
+
+def fmt_duration(s: float | None) -> str:
+    if s is None:
+        return "n/a"
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def fmt_rate(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+class Progress:
+    """A Session listener printing one line per notable event, steps at most once a second."""
+
+    def __init__(self, session: Session, out: TextIO) -> None:
+        self.session = session
+        self.out = out
+        self._last: dict[str, float] = {}
+
+    def _print(self, w: Workload | None, text: str) -> None:
+        prefix = f"[{w.label}] " if w is not None else ""
+        print(prefix + text, file=self.out, flush=True)
+
+    def __call__(self, kind: str, wid: str | None) -> None:
+        s = self.session
+        if kind == "session" and s.rundir is not None:
+            self._print(None, f"fwtop: recording to {s.rundir.path}")
+            return
+        if wid is None:
+            return
+        w = s.get(wid)
+        if kind == "start":
+            self._print(w, f"started pid {w.runner.pid if w.runner else '?'} ({w.spec.python})")
+        elif kind == "hello":
+            h = w.hello or {}
+            params = h.get("params")
+            self._print(w, f"{h.get('framework')} {h.get('framework_version')} on {h.get('device')} "
+                           f"({h.get('device_name')}), {h.get('dtype')}, {h.get('compile')}, "
+                           f"{params:,} params" if isinstance(params, int) else "hello")
+            if h.get("preallocates"):
+                self._print(w, f"note: {h['preallocates']}")
+        elif kind == "compile":
+            c = w.compile or {}
+            self._print(w, f"first step (compile) {fmt_duration(c.get('first_step_s'))}, "
+                           f"{fmt_duration(c.get('since_start_s'))} after launch")
+        elif kind == "step":
+            now = time.monotonic()
+            if now - self._last.get(wid, 0.0) >= PROGRESS_EVERY_S:
+                self._last[wid] = now
+                st = s.timeline.steps(wid).last
+                if st is None:
+                    return
+                total = f"/{w.spec.steps}" if w.spec.steps else ""
+                loss = f"  loss {st.loss:.4f}" if st.loss is not None else ""
+                self._print(w, f"step {st.index + 1}{total}  {fmt_duration(st.duration)}{loss}")
+        elif kind == "notice":
+            self._print(w, f"notice: {w.notices[-1]}")
+        elif kind == "invalid" and w.invalid in (1, 10, 100, 1000):
+            self._print(w, f"{w.invalid} malformed line(s) from the child (last: {w.last_invalid})")
+        elif kind == "exit":
+            steps = s.timeline.steps(wid).count
+            if w.state == FAILED:
+                self._print(w, f"FAILED after {steps} steps: {w.reason}")
+                tail = [line for line in list(w.log)[-LOG_TAIL:] if line.strip()]
+                for line in tail:
+                    self._print(w, f"  | {line}")
+            else:
+                self._print(w, f"{w.state} after {steps} steps" + (f" ({w.reason})" if w.reason else ""))
+
+
+def comparison_table(summary: dict) -> str:
+    rows = [("workload", "framework", "device", "dtype", "steps", "median", "p95", "samples/s", "tokens/s",
+             "TFLOP/s", "peak mem", "first step", "vs first")]
+    for s in summary["workloads"]:
+        st = s["step_time_s"]
+        fw = f"{s['framework']} {s['framework_version'] or ''}".strip()
+        mem = s["peak_memory"]
+        peak = mem["framework_allocated"] if mem["framework_allocated"] is not None else None
+        peak_txt = fmt_bytes(peak) if peak is not None else (
+            f"{fmt_bytes(mem['host_rss'])} rss" if mem["host_rss"] else "n/a")
+        ratio = s.get("ratio_to_first")
+        rows.append((
+            s["label"] + (" (FAILED)" if s["state"] == FAILED else ""),
+            fw,
+            str(s["device"]),
+            s["dtype"],
+            f"{s['steady_steps']}/{s['steps']}",
+            fmt_duration(st["median"]),
+            fmt_duration(st["p95"]),
+            fmt_rate(s["samples_per_s"]),
+            fmt_rate(s["tokens_per_s"]),
+            f"{s['tflops']:.3f}" if s["tflops"] is not None else "n/a",
+            peak_txt,
+            fmt_duration(s["first_step_s"]),
+            f"{ratio:.2f}x" if ratio is not None else "n/a",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(widths[i]) if i < 4 else c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = []
+    if summary.get("baseline"):
+        notes.append(f"steps: steady/total (warm-up and compile steps are excluded from the statistics); "
+                     f"vs first: median step time / {summary['baseline']}'s (lower is faster)")
+    for s in summary["workloads"]:
+        if s["state"] == FAILED:
+            notes.append(f"{s['label']} failed: {s['reason']}")
+    if summary.get("recording_error"):
+        notes.append(summary["recording_error"])
+    if summary.get("run_dir"):
+        notes.append(f"run directory: {summary['run_dir']}")
+    return "\n".join(lines + [""] + notes)
+
+
+async def run_headless(session: Session, as_json: bool = False) -> int:
+    """Run a session to the end, printing progress; returns the exit status."""
+    out = sys.stderr if as_json else sys.stdout
+    session.listeners.append(Progress(session, out))
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task] = []
+
+    def on_signal(signum: int) -> None:
+        if stopping:  # a second signal: no more politeness
+            session.kill_all()
+            return
+        print(f"fwtop: {signal.Signals(signum).name}, stopping workloads", file=out, flush=True)
+        stopping.append(asyncio.ensure_future(session.stop()))
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        await session.start()
+        await session.wait()
+        if stopping:
+            await stopping[0]
+            summary = session.summary()
+        else:
+            summary = await session.close()
+    except BaseException:
+        session.kill_all()
+        raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(file=out)
+        print(comparison_table(summary), file=out, flush=True)
+    if stopping:
+        return 130
+    return 1 if session.failed else 0

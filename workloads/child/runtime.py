@@ -1,0 +1,89 @@
+"""Child runtime: reads the spec, opens the channels, runs the workload."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import sys
+import threading
+
+from . import protocol
+
+# After the control pipe closes without a stop command, the parent is gone:
+# the child gets this long to finish its step, then exits hard so no orphan
+# ever keeps holding device memory.
+PARENT_GONE_GRACE_S = 1.0
+
+
+class Control:
+    """Commands from the parent, applied at step boundaries by the training thread."""
+
+    def __init__(self) -> None:
+        self.stop_requested = False
+        self.parent_gone = False
+        self._running = threading.Event()
+        self._running.set()
+        self.pending: collections.deque = collections.deque()
+
+    def command(self, cmd: dict) -> None:
+        name = cmd["cmd"]
+        if name == "pause":
+            self._running.clear()
+        elif name == "resume":
+            self._running.set()
+        elif name == "stop":
+            self.stop_requested = True
+            self._running.set()
+        else:
+            self.pending.append(cmd)
+
+    def eof(self) -> None:
+        self.parent_gone = not self.stop_requested
+        self.stop_requested = True
+        self._running.set()
+        if self.parent_gone:
+            timer = threading.Timer(PARENT_GONE_GRACE_S, os._exit, (protocol.EXIT_PARENT_GONE,))
+            timer.daemon = True
+            timer.start()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> None:
+        self._running.wait()
+
+
+def _fd_from_env(name: str):
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    try:
+        fd = int(value)
+        os.fstat(fd)
+    except (ValueError, OSError):
+        sys.stderr.write("fwtop child: %s=%r is not an open file descriptor\n" % (name, value))
+        sys.exit(protocol.EXIT_USAGE)
+    return fd
+
+
+def main(started: float) -> int:
+    event_fd = _fd_from_env(protocol.EVENT_FD_ENV)
+    # Run by hand (no parent), events go to stderr so the child can be debugged alone.
+    writer = protocol.EventWriter(event_fd if event_fd is not None else 2)
+    control = Control()
+    control_fd = _fd_from_env(protocol.CONTROL_FD_ENV)
+    if control_fd is not None:
+        protocol.ControlReader(control_fd, control.command, control.eof).start()
+    try:
+        spec = json.loads(os.environ.get(protocol.SPEC_ENV, ""))
+        if not isinstance(spec, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        writer.emit("error", type="SpecError", message="%s is not a valid spec: %s" % (protocol.SPEC_ENV, exc),
+                    fatal=True)
+        return protocol.EXIT_USAGE
+    from . import reference
+
+    return reference.run(spec, writer, control, started)
