@@ -1,4 +1,5 @@
 """python -m fwtop"""
+
 from fwtop.tui.cli import main
 
 raise SystemExit(main())

@@ -43,12 +43,19 @@ class HostProbe(Probe):
         out = []
         try:
             vm = psutil.virtual_memory()
-            out.append(Sample(now, self.name, "host", {
-                "cpu_percent": psutil.cpu_percent(None),
-                "cpu_count": psutil.cpu_count(),
-                "mem_used": vm.total - vm.available,
-                "mem_total": vm.total,
-            }))
+            out.append(
+                Sample(
+                    now,
+                    self.name,
+                    "host",
+                    {
+                        "cpu_percent": psutil.cpu_percent(None),
+                        "cpu_count": psutil.cpu_count(),
+                        "mem_used": vm.total - vm.available,
+                        "mem_total": vm.total,
+                    },
+                )
+            )
         except (psutil.Error, OSError) as exc:
             self.status = f"host figures unavailable: {exc}"
         alive: set[int] = set()
@@ -70,9 +77,19 @@ class HostProbe(Probe):
                 except psutil.Error:
                     continue
             if nprocs:
-                out.append(Sample(now, self.name, wid, {
-                    "cpu_percent": cpu, "rss": int(rss), "threads": int(threads), "processes": nprocs,
-                }))
+                out.append(
+                    Sample(
+                        now,
+                        self.name,
+                        wid,
+                        {
+                            "cpu_percent": cpu,
+                            "rss": int(rss),
+                            "threads": int(threads),
+                            "processes": nprocs,
+                        },
+                    )
+                )
         for pid in list(self._procs):
             if pid not in alive:
                 del self._procs[pid]

@@ -35,9 +35,19 @@ else:  # pragma: no cover - exercised on Python 3.10
 _STR, _INT, _NUM, _BOOL = "a string", "an integer", "a number", "true or false"
 
 WORKLOAD_KEYS = {
-    "framework": _STR, "model": _STR, "name": _STR, "device": _STR, "dtype": _STR, "compile": _STR,
-    "steps": _INT, "warmup": _INT, "seed": _INT, "lr": _NUM, "python": _STR,
-    "sizes": "table", "env": "table",
+    "framework": _STR,
+    "model": _STR,
+    "name": _STR,
+    "device": _STR,
+    "dtype": _STR,
+    "compile": _STR,
+    "steps": _INT,
+    "warmup": _INT,
+    "seed": _INT,
+    "lr": _NUM,
+    "python": _STR,
+    "sizes": "table",
+    "env": "table",
 }
 SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR}
 TOP_KEYS = {"session": "table", "defaults": "table", "workload": "array of tables"}
@@ -54,8 +64,14 @@ class Config:
 
 
 def _type_name(value) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            dict: "a table", list: "an array"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        dict: "a table",
+        list: "an array",
+    }.get(type(value), type(value).__name__)
 
 
 def _check(value, want: str) -> bool:

@@ -144,10 +144,20 @@ class Session:
             self.timeline.add_step(w.id, ev)
             if w.state in (STARTING, COMPILING):
                 w.state = RUNNING
-            self._record(w.id, "step", ev.t, {
-                "index": ev.index, "duration": ev.duration, "samples": ev.samples, "tokens": ev.tokens,
-                "loss": ev.loss, "mem": ev.mem, "warmup": ev.warmup,
-            })
+            self._record(
+                w.id,
+                "step",
+                ev.t,
+                {
+                    "index": ev.index,
+                    "duration": ev.duration,
+                    "samples": ev.samples,
+                    "tokens": ev.tokens,
+                    "loss": ev.loss,
+                    "mem": ev.mem,
+                    "warmup": ev.warmup,
+                },
+            )
             self._notify("step", w.id)
             return
         self._record(w.id, ev.kind, ev.t, ev.data)

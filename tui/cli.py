@@ -61,7 +61,9 @@ def _size(text: str) -> tuple[str, int]:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run")
-    g.add_argument("--headless", action="store_true", help="no dashboard: print progress and a table (the default for now)")
+    g.add_argument(
+        "--headless", action="store_true", help="no dashboard: print progress and a table (the default for now)"
+    )
     g.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (progress goes to stderr)")
     g.add_argument("--sequential", action="store_true", help="run the workloads one after another, not in parallel")
     g.add_argument("--runs-dir", default=None, help="where run directories go (default: ./runs or $FWTOP_RUNS_DIR)")
@@ -71,21 +73,34 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload")
-    g.add_argument("--model", default=models.MODELS[3], help=f"reference model: {', '.join(models.MODELS)} (default %(default)s)")
+    g.add_argument(
+        "--model", default=models.MODELS[3], help=f"reference model: {', '.join(models.MODELS)} (default %(default)s)"
+    )
     g.add_argument("--device", default="auto", help="auto, cpu, cuda[:N], rocm[:N] or mps (default %(default)s)")
     g.add_argument("--dtype", default="float32", help=f"{', '.join(common.DTYPES)} (default %(default)s)")
-    g.add_argument("--compile", default=None,
-                   help="torch: eager|compile; jax: jit|eager; tensorflow: function|eager|xla (default: the first)")
+    g.add_argument(
+        "--compile",
+        default=None,
+        help="torch: eager|compile; jax: jit|eager; tensorflow: function|eager|xla (default: the first)",
+    )
     g.add_argument("--steps", type=_positive_int, default=None, help="steps to run, 0 for until stopped (default 50)")
-    g.add_argument("--warmup", type=_positive_int, default=None, help="warm-up steps kept out of the statistics (default 2)")
+    g.add_argument(
+        "--warmup", type=_positive_int, default=None, help="warm-up steps kept out of the statistics (default 2)"
+    )
     g.add_argument("--seed", type=_positive_int, default=0)
     g.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     g.add_argument("--batch", type=_positive_int, default=None)
     g.add_argument("--width", type=_positive_int, default=None)
     g.add_argument("--depth", type=_positive_int, default=None)
     g.add_argument("--seq-len", type=_positive_int, default=None)
-    g.add_argument("--size", type=_size, action="append", default=[], metavar="KEY=N",
-                   help="any other model size, e.g. --size heads=8 (see docs/models.md)")
+    g.add_argument(
+        "--size",
+        type=_size,
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="any other model size, e.g. --size heads=8 (see docs/models.md)",
+    )
     g.add_argument("--python", default=None, help="interpreter to run the workloads in (default: this one)")
 
 
@@ -99,7 +114,9 @@ def _main_parser() -> Parser:
 
 def _compare_parser() -> Parser:
     p = Parser(prog="fwtop compare", description="Run a reference model in several frameworks and compare them.")
-    p.add_argument("frameworks", nargs="+", metavar="FRAMEWORK", help="torch, jax, tensorflow (repeat one to compare settings)")
+    p.add_argument(
+        "frameworks", nargs="+", metavar="FRAMEWORK", help="torch, jax, tensorflow (repeat one to compare settings)"
+    )
     _add_workload_options(p)
     _add_run_options(p)
     return p
@@ -109,8 +126,11 @@ def _devices_parser() -> Parser:
     p = Parser(prog="fwtop devices", description="The device backends, devices and frameworks found.")
     p.add_argument("--python", action="append", default=[], help="also inspect this interpreter (repeatable)")
     p.add_argument("-c", "--config", default=None, help="inspect the interpreters of this config file too")
-    p.add_argument("--probe", action="store_true",
-                   help="import each framework (in a child process) to list the devices it sees; slower")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="import each framework (in a child process) to list the devices it sees; slower",
+    )
     p.add_argument("--json", action="store_true")
     return p
 
@@ -125,8 +145,15 @@ def _specs_from_compare(args) -> list:
             sizes[key] = value
     specs = []
     for fw in args.frameworks:
-        kw = {"model": args.model, "sizes": sizes, "device": args.device, "dtype": args.dtype, "compile": args.compile,
-              "seed": args.seed, "python": args.python}
+        kw = {
+            "model": args.model,
+            "sizes": sizes,
+            "device": args.device,
+            "dtype": args.dtype,
+            "compile": args.compile,
+            "seed": args.seed,
+            "python": args.python,
+        }
         for key in ("steps", "warmup", "lr"):
             if getattr(args, key) is not None:
                 kw[key] = getattr(args, key)
@@ -140,8 +167,9 @@ def _default_specs() -> list:
 
     found = installed_frameworks(None)
     if not found:
-        raise UserError(f"no framework is installed in {sys.executable}: pip install 'fwtop[all]' "
-                        "(or torch, jax, tensorflow)")
+        raise UserError(
+            f"no framework is installed in {sys.executable}: pip install 'fwtop[all]' (or torch, jax, tensorflow)"
+        )
     return [WorkloadSpec.create(fw) for fw in found]
 
 
@@ -151,8 +179,13 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
     from .headless import run_headless
 
     runs = args.runs_dir or runs_dir or os.environ.get("FWTOP_RUNS_DIR") or "runs"
-    session = Session(specs, name=args.name or name, runs_dir=runs, record=not args.no_record,
-                      sequential=args.sequential or sequential)
+    session = Session(
+        specs,
+        name=args.name or name,
+        runs_dir=runs,
+        record=not args.no_record,
+        sequential=args.sequential or sequential,
+    )
     return asyncio.run(run_headless(session, as_json=args.json))
 
 

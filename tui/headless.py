@@ -69,15 +69,23 @@ class Progress:
         elif kind == "hello":
             h = w.hello or {}
             params = h.get("params")
-            self._print(w, f"{h.get('framework')} {h.get('framework_version')} on {h.get('device')} "
-                           f"({h.get('device_name')}), {h.get('dtype')}, {h.get('compile')}, "
-                           f"{params:,} params" if isinstance(params, int) else "hello")
+            self._print(
+                w,
+                f"{h.get('framework')} {h.get('framework_version')} on {h.get('device')} "
+                f"({h.get('device_name')}), {h.get('dtype')}, {h.get('compile')}, "
+                f"{params:,} params"
+                if isinstance(params, int)
+                else "hello",
+            )
             if h.get("preallocates"):
                 self._print(w, f"note: {h['preallocates']}")
         elif kind == "compile":
             c = w.compile or {}
-            self._print(w, f"first step (compile) {fmt_duration(c.get('first_step_s'))}, "
-                           f"{fmt_duration(c.get('since_start_s'))} after launch")
+            self._print(
+                w,
+                f"first step (compile) {fmt_duration(c.get('first_step_s'))}, "
+                f"{fmt_duration(c.get('since_start_s'))} after launch",
+            )
         elif kind == "step":
             now = time.monotonic()
             if now - self._last.get(wid, 0.0) >= PROGRESS_EVERY_S:
@@ -104,38 +112,58 @@ class Progress:
 
 
 def comparison_table(summary: dict) -> str:
-    rows = [("workload", "framework", "device", "dtype", "steps", "median", "p95", "samples/s", "tokens/s",
-             "TFLOP/s", "peak mem", "first step", "vs first")]
+    rows = [
+        (
+            "workload",
+            "framework",
+            "device",
+            "dtype",
+            "steps",
+            "median",
+            "p95",
+            "samples/s",
+            "tokens/s",
+            "TFLOP/s",
+            "peak mem",
+            "first step",
+            "vs first",
+        )
+    ]
     for s in summary["workloads"]:
         st = s["step_time_s"]
         fw = f"{s['framework']} {s['framework_version'] or ''}".strip()
         mem = s["peak_memory"]
         peak = mem["framework_allocated"] if mem["framework_allocated"] is not None else None
-        peak_txt = fmt_bytes(peak) if peak is not None else (
-            f"{fmt_bytes(mem['host_rss'])} rss" if mem["host_rss"] else "n/a")
+        peak_txt = (
+            fmt_bytes(peak) if peak is not None else (f"{fmt_bytes(mem['host_rss'])} rss" if mem["host_rss"] else "n/a")
+        )
         ratio = s.get("ratio_to_first")
-        rows.append((
-            s["label"] + (" (FAILED)" if s["state"] == FAILED else ""),
-            fw,
-            str(s["device"]),
-            s["dtype"],
-            f"{s['steady_steps']}/{s['steps']}",
-            fmt_duration(st["median"]),
-            fmt_duration(st["p95"]),
-            fmt_rate(s["samples_per_s"]),
-            fmt_rate(s["tokens_per_s"]),
-            f"{s['tflops']:.3f}" if s["tflops"] is not None else "n/a",
-            peak_txt,
-            fmt_duration(s["first_step_s"]),
-            f"{ratio:.2f}x" if ratio is not None else "n/a",
-        ))
+        rows.append(
+            (
+                s["label"] + (" (FAILED)" if s["state"] == FAILED else ""),
+                fw,
+                str(s["device"]),
+                s["dtype"],
+                f"{s['steady_steps']}/{s['steps']}",
+                fmt_duration(st["median"]),
+                fmt_duration(st["p95"]),
+                fmt_rate(s["samples_per_s"]),
+                fmt_rate(s["tokens_per_s"]),
+                f"{s['tflops']:.3f}" if s["tflops"] is not None else "n/a",
+                peak_txt,
+                fmt_duration(s["first_step_s"]),
+                f"{ratio:.2f}x" if ratio is not None else "n/a",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(widths[i]) if i < 4 else c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = []
     if summary.get("baseline"):
-        notes.append(f"steps: steady/total (warm-up and compile steps are excluded from the statistics); "
-                     f"vs first: median step time / {summary['baseline']}'s (lower is faster)")
+        notes.append(
+            f"steps: steady/total (warm-up and compile steps are excluded from the statistics); "
+            f"vs first: median step time / {summary['baseline']}'s (lower is faster)"
+        )
     for s in summary["workloads"]:
         if s["state"] == FAILED:
             notes.append(f"{s['label']} failed: {s['reason']}")

@@ -124,7 +124,7 @@ def _parse_mem(mem):
 
 def parse_line(line: bytes | None) -> Event | StepEvent | Invalid:
     if line is None:
-        return Invalid("line longer than %d bytes" % MAX_LINE_BYTES, "")
+        return Invalid(f"line longer than {MAX_LINE_BYTES} bytes", "")
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:

@@ -20,7 +20,8 @@ def _load_child_package():
     if sys.path and os.path.abspath(sys.path[0] or os.curdir) == here:
         sys.path.pop(0)
     spec = importlib.util.spec_from_file_location(
-        "_fwtop_child", os.path.join(here, "__init__.py"), submodule_search_locations=[here])
+        "_fwtop_child", os.path.join(here, "__init__.py"), submodule_search_locations=[here]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["_fwtop_child"] = module
     spec.loader.exec_module(module)

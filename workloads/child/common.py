@@ -16,9 +16,17 @@ FRAMEWORK_EXTRA = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow"}
 FRAMEWORK_MODULE = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow"}
 
 DTYPES = ("float32", "bfloat16", "float16")
-DTYPE_ALIASES = {"float32": "float32", "fp32": "float32", "f32": "float32",
-                 "bfloat16": "bfloat16", "bf16": "bfloat16",
-                 "float16": "float16", "fp16": "float16", "f16": "float16", "half": "float16"}
+DTYPE_ALIASES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "f32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "f16": "float16",
+    "half": "float16",
+}
 
 # Compile modes each framework accepts; the first is the default.
 COMPILE_MODES = {
@@ -39,8 +47,7 @@ def parse_device(text: str):
     """'cuda:1' -> ('cuda', 1); 'cpu' -> ('cpu', None). Raises WorkloadError on anything else."""
     m = _DEVICE_RE.match(str(text).strip().lower())
     if not m:
-        raise WorkloadError(
-            "unknown device %r: expected auto, cpu, mps, cuda[:N] or rocm[:N]" % (text,))
+        raise WorkloadError("unknown device %r: expected auto, cpu, mps, cuda[:N] or rocm[:N]" % (text,))
     kind, index = m.group(1), m.group(2)
     if index is not None and kind not in ("cuda", "rocm"):
         raise WorkloadError("device %r takes no index: only cuda:N and rocm:N do" % (text,))
@@ -67,6 +74,5 @@ def normalize_compile(framework: str, mode) -> str:
         return modes[0]
     m = str(mode).strip().lower()
     if m not in modes:
-        raise WorkloadError("compile mode %r does not apply to %s (choose %s)"
-                            % (mode, framework, " or ".join(modes)))
+        raise WorkloadError("compile mode %r does not apply to %s (choose %s)" % (mode, framework, " or ".join(modes)))
     return m

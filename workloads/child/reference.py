@@ -20,8 +20,9 @@ from . import common, models, protocol
 
 
 def _error(writer, exc_type: str, message: str, tb: str = "", **extra) -> None:
-    writer.emit("error", type=exc_type, message=protocol.truncate(message), traceback=protocol.truncate(tb),
-                fatal=True, **extra)
+    writer.emit(
+        "error", type=exc_type, message=protocol.truncate(message), traceback=protocol.truncate(tb), fatal=True, **extra
+    )
 
 
 def resolve(spec: dict) -> dict:
@@ -47,14 +48,21 @@ def resolve(spec: dict) -> dict:
 def _load_framework_module(fw: str, writer):
     module_name = common.FRAMEWORK_MODULE[fw]
     if importlib.util.find_spec(module_name) is None:
-        _error(writer, "FrameworkMissing",
-               "%s is not installed in %s: pip install 'fwtop[%s]'" % (fw, sys.executable, common.FRAMEWORK_EXTRA[fw]))
+        _error(
+            writer,
+            "FrameworkMissing",
+            "%s is not installed in %s: pip install 'fwtop[%s]'" % (fw, sys.executable, common.FRAMEWORK_EXTRA[fw]),
+        )
         return None
     try:
         return importlib.import_module(".fw_" + fw, __package__)
     except ImportError as exc:
-        _error(writer, "FrameworkImportError", "%s failed to import in %s: %s" % (fw, sys.executable, exc),
-               traceback.format_exc())
+        _error(
+            writer,
+            "FrameworkImportError",
+            "%s failed to import in %s: %s" % (fw, sys.executable, exc),
+            traceback.format_exc(),
+        )
         return None
 
 

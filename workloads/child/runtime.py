@@ -81,8 +81,9 @@ def main(started: float) -> int:
         if not isinstance(spec, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        writer.emit("error", type="SpecError", message="%s is not a valid spec: %s" % (protocol.SPEC_ENV, exc),
-                    fatal=True)
+        writer.emit(
+            "error", type="SpecError", message="%s is not a valid spec: %s" % (protocol.SPEC_ENV, exc), fatal=True
+        )
         return protocol.EXIT_USAGE
     from . import reference
 
