@@ -58,6 +58,7 @@ class Workload:
     last_invalid: str = ""
     notices: list = field(default_factory=list)
     log: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    log_count: int = 0  # lines ever received (the deque keeps the last LOG_LINES)
     started_at: float | None = None
     ended_at: float | None = None
     runner: Runner | None = None
@@ -172,7 +173,7 @@ class Session:
                 w.state = state
         elif ev.kind == "notice":
             w.notices.append(str(ev.get("message", "")))
-            w.log.append(f"[fwtop] {ev.get('message', '')}")
+            self._on_output(w, f"[fwtop] {ev.get('message', '')}")
         elif ev.kind == "error":
             w.error = dict(ev.data)
             w.reason = f"{ev.get('type', 'Error')}: {ev.get('message', '')}"
@@ -182,6 +183,7 @@ class Session:
 
     def _on_output(self, w: Workload, line: str) -> None:
         w.log.append(line)
+        w.log_count += 1
         if self.rundir is not None:
             self.rundir.log(w.id, line)
         self._notify("log", w.id)
@@ -315,6 +317,16 @@ class Session:
                 w.reason = "stopped before it started"
         await asyncio.gather(*(self.stop_workload(w.id) for w in self.workloads))
         await self.close()
+
+    async def restart_workload(self, wid: str) -> None:
+        """Stop a workload (if running) and start it afresh, with a clean series and log."""
+        w = self.get(wid)
+        await self.stop_workload(wid)
+        fresh = Workload(w.id, w.spec)
+        self.workloads[self.workloads.index(w)] = fresh
+        self.timeline.reset(w.id)
+        self._record(w.id, "restart", time.time(), {})
+        await self.start_workload(fresh)
 
     def kill_all(self) -> None:
         """Synchronous last resort (signal handlers, atexit): SIGKILL every process group."""

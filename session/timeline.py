@@ -65,6 +65,14 @@ class Timeline:
             series = self._steps[wid] = StepSeries(self.capacity)
         return series
 
+    def reset(self, wid: str) -> None:
+        """Forget a workload's steps and samples (it is being restarted)."""
+        self._steps.pop(wid, None)
+        for key in [k for k in self._samples if k[1] == wid]:
+            del self._samples[key]
+            self.peaks.pop(key, None)
+        self.version += 1
+
     def add_step(self, wid: str, step: StepEvent, steady: bool = True) -> None:
         self.steps(wid).add(step, steady)
         self.version += 1

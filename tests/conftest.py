@@ -15,7 +15,7 @@ PYTHON = sys.executable
 TINY = {
     "matmul": {"width": 64, "depth": 2},
     "mlp": {"batch": 16, "in_dim": 32, "width": 64, "depth": 2},
-    "cnn": {"batch": 8, "width": 8, "stages": 2},
+    "cnn": {"batch": 4, "width": 8, "stages": 2},
     "transformer": {"batch": 4, "seq_len": 16, "width": 32, "heads": 2, "depth": 1, "vocab": 64},
 }
 

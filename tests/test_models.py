@@ -1,6 +1,7 @@
 """The framework-free model formulas (the frameworks are checked against these in test_frameworks)."""
 
 import pytest
+
 from fwtop.workloads.child import models
 from fwtop.workloads.child.common import WorkloadError
 

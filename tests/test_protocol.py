@@ -4,10 +4,11 @@ import json
 import os
 import threading
 
-from fwtop.workloads.child import protocol
-from fwtop.workloads.events import Event, Invalid, LineSplitter, StepEvent, parse_line
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from fwtop.workloads.child import protocol
+from fwtop.workloads.events import Event, Invalid, LineSplitter, StepEvent, parse_line
 
 
 def step_line(**over):

@@ -12,6 +12,7 @@ import time
 import psutil
 import pytest
 from conftest import PYTHON, TINY, needs, run_fwtop, run_session
+
 from fwtop.session.rundir import read_jsonl
 from fwtop.session.session import FAILED, FINISHED, PAUSED, RUNNING, STOPPED, Session
 from fwtop.workloads.spec import WorkloadSpec

@@ -27,8 +27,10 @@ commands:
   fwtop compare FW [FW ...]     compare frameworks (torch, jax, tensorflow) on a reference model
   fwtop devices                 the backends, devices and frameworks found
 
-Run `fwtop COMMAND --help` for a command's options. Until the dashboard lands,
-every run is headless: progress while it runs, a comparison table at the end.
+In a terminal fwtop opens the dashboard (workloads run until you quit, unless
+--steps is given); with --headless, --json or when output is not a terminal it
+prints progress and a comparison table instead. Run `fwtop COMMAND --help` for a
+command's options.
 """
 
 
@@ -83,7 +85,12 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="torch: eager|compile; jax: jit|eager; tensorflow: function|eager|xla (default: the first)",
     )
-    g.add_argument("--steps", type=_positive_int, default=None, help="steps to run, 0 for until stopped (default 50)")
+    g.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="steps to run, 0 for until stopped (default: 50 headless, until stopped in the dashboard)",
+    )
     g.add_argument(
         "--warmup", type=_positive_int, default=None, help="warm-up steps kept out of the statistics (default 2)"
     )
@@ -135,6 +142,11 @@ def _devices_parser() -> Parser:
     return p
 
 
+def _default_steps(args) -> int | None:
+    """In the dashboard, workloads run until stopped unless --steps says otherwise."""
+    return 0 if use_dashboard(args) else None
+
+
 def _specs_from_compare(args) -> list:
     from fwtop.workloads.spec import WorkloadSpec
 
@@ -157,11 +169,13 @@ def _specs_from_compare(args) -> list:
         for key in ("steps", "warmup", "lr"):
             if getattr(args, key) is not None:
                 kw[key] = getattr(args, key)
+        if args.steps is None and _default_steps(args) is not None:
+            kw["steps"] = _default_steps(args)
         specs.append(WorkloadSpec.create(fw, **kw))
     return specs
 
 
-def _default_specs() -> list:
+def _default_specs(args) -> list:
     from fwtop.workloads.discovery import installed_frameworks
     from fwtop.workloads.spec import WorkloadSpec
 
@@ -170,13 +184,19 @@ def _default_specs() -> list:
         raise UserError(
             f"no framework is installed in {sys.executable}: pip install 'fwtop[all]' (or torch, jax, tensorflow)"
         )
-    return [WorkloadSpec.create(fw) for fw in found]
+    steps = _default_steps(args)
+    return [WorkloadSpec.create(fw, **({"steps": steps} if steps is not None else {})) for fw in found]
+
+
+def use_dashboard(args) -> bool:
+    """The dashboard needs a terminal; --headless, --json or a pipe get the headless report."""
+    return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
 def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None) -> int:
     from fwtop.session.session import Session
 
-    from .headless import run_headless
+    from .headless import comparison_table, run_headless
 
     runs = args.runs_dir or runs_dir or os.environ.get("FWTOP_RUNS_DIR") or "runs"
     session = Session(
@@ -186,7 +206,18 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
         record=not args.no_record,
         sequential=args.sequential or sequential,
     )
-    return asyncio.run(run_headless(session, as_json=args.json))
+    if not use_dashboard(args):
+        return asyncio.run(run_headless(session, as_json=args.json))
+    from .app import FwtopApp
+
+    app = FwtopApp(session)
+    try:
+        app.run()
+    finally:
+        session.kill_all()  # whatever way the dashboard ended, no child outlives it
+    if session.started_at is not None:
+        print(comparison_table(session.summary()))
+    return app.return_code or (1 if session.failed else 0)
 
 
 def _cmd_devices(args) -> int:
@@ -244,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = load_config(args.config)
             return _run(cfg.specs, args, name=cfg.name, sequential=cfg.sequential, runs_dir=cfg.runs_dir)
-        return _run(_default_specs(), args, name="default")
+        return _run(_default_specs(args), args, name="default")
     except UserError as exc:
         print(f"fwtop: {exc}", file=sys.stderr)
         return exc.exit_status

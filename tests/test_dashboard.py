@@ -1,0 +1,119 @@
+"""The dashboard driven through Textual's pilot, over a real Session of tiny torch workloads."""
+
+import asyncio
+import time
+
+import psutil
+from conftest import TINY, needs
+
+from fwtop.session.session import ENDED, PAUSED, RUNNING, STOPPED, Session
+from fwtop.tui.app import FwtopApp, HelpScreen
+from fwtop.tui.chart import braille_rows
+from fwtop.tui.panel import WorkloadPanel
+from fwtop.workloads.spec import WorkloadSpec
+
+
+def test_braille_rows_fill_from_the_bottom():
+    rows = braille_rows([0, 4, 8, None], width=2, height=2, top=8)
+    assert len(rows) == 2 and all(len(r) == 2 for r in rows)
+    # value 8 of 8 fills both rows of its dot column; value 0 and None fill nothing
+    assert rows[0][1] != "\u2800" and rows[1][1] != "\u2800"
+    assert rows[0][0] == "\u2800"  # 4 of 8: only the bottom row
+    assert braille_rows([], 3, 1, 0) == ["\u2800" * 3]
+
+
+async def wait_for(pilot, cond, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def tiny(name):
+    return WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=0, name=name)
+
+
+@needs("torch")
+async def test_every_key(tmp_path):
+    session = Session([tiny("a"), tiny("b")], runs_dir=str(tmp_path))
+    app = FwtopApp(session, chart_interval=0.25)
+    async with app.run_test(size=(160, 50)) as pilot:
+        a, b = session.workloads
+        await wait_for(pilot, lambda: all(session.timeline.steps(w.id).count >= 3 for w in (a, b)), what="steps")
+        await pilot.pause(0.6)
+        panels = app.query(WorkloadPanel)
+        assert len(panels) == 2 and not app.screen.has_class("-narrow")
+        assert panels[0].has_class("-selected") and "running" in str(panels[0].query_one(".state").render())
+
+        await pilot.press("right")
+        assert app.selected == 1 and panels[1].has_class("-selected") and not panels[0].has_class("-selected")
+        await pilot.press("left")
+        assert app.selected == 0
+
+        await pilot.press("z")
+        await pilot.pause()
+        assert not panels[1].display and panels[0].display
+        await pilot.press("z")
+        await pilot.pause()
+        assert panels[1].display
+
+        await pilot.press("space")
+        await wait_for(pilot, lambda: a.state == PAUSED, 30, "paused")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: a.state == RUNNING, 30, "resumed")
+
+        await pilot.press("l")
+        await pilot.pause(0.6)
+        assert app.query_one("#logbox").display
+
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+        await pilot.press("right", "x")
+        await wait_for(pilot, lambda: session.get(b.id).state == STOPPED, 30, "stopped")
+
+        await pilot.press("r")
+        await wait_for(
+            pilot,
+            lambda: session.get(b.id).state == RUNNING and session.timeline.steps(b.id).count >= 1,
+            60,
+            "restarted",
+        )
+        pids = [w.runner.pid for w in session.workloads]
+        await pilot.press("q")
+        await wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert (session.rundir.path / "summary.json").exists()
+
+
+@needs("torch")
+async def test_narrow_terminal_stacks_panels(tmp_path):
+    session = Session([tiny("a"), tiny("b")], runs_dir=str(tmp_path))
+    app = FwtopApp(session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert app.screen.has_class("-narrow")
+        assert app.query_one("#panels").styles.layout.name == "vertical"
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause(0.2)
+        assert app.screen.has_class("-wide")
+        assert app.query_one("#panels").styles.layout.name == "horizontal"
+        await pilot.press("q")
+        await wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
+
+
+async def test_command_palette_lists_fwtop_commands(tmp_path):
+    session = Session([], runs_dir=str(tmp_path), record=False)
+    app = FwtopApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Pause / resume workload", "Restart workload", "Stop workload", "Zoom panel", "Keys"):
+            assert title in titles
+        await pilot.press("q")
+        await asyncio.sleep(0)

@@ -1,0 +1,278 @@
+"""The fwtop dashboard: one panel per workload, side by side, over a live Session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Log, Static
+
+from fwtop.session.session import ENDED, PAUSED, Session
+
+from .format import fmt_bytes
+from .panel import WorkloadPanel
+
+TEXT_INTERVAL = 0.5  # seconds between text refreshes
+CHART_INTERVAL = 1.0  # seconds between chart refreshes
+EXIT_WATCHDOG_S = 5.0  # after a hang-up, fwtop exits hard if a clean exit takes longer
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Static { width: 64; height: auto; border: round $accent; padding: 1 2; background: $surface; }
+    """
+
+    def __init__(self, bindings: Iterable[Binding]) -> None:
+        super().__init__()
+        self._keys = list(bindings)
+
+    def compose(self) -> ComposeResult:
+        lines = ["[b]fwtop keys[/b]", ""]
+        for b in self._keys:
+            if b.description:
+                keys = ", ".join(k.replace("_", " ") for k in b.key.split(","))
+                lines.append(f"  {keys:<22} {b.description}")
+        lines += ["", "  ctrl+p                 command palette", "", "Escape closes this screen."]
+        yield Static("\n".join(lines))
+
+
+class DeviceStrip(Static):
+    """One line per device: host CPU and memory until the GPU probes land."""
+
+    DEFAULT_CSS = "DeviceStrip { height: auto; padding: 0 1; background: $boost; }"
+
+    def __init__(self, session: Session) -> None:
+        super().__init__("", id="devices")
+        self.session = session
+        self._last = ""
+
+    def on_mount(self) -> None:
+        self.set_interval(TEXT_INTERVAL, self.refresh_text)
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        host = self.session.timeline.latest("host", "host")
+        if host is None:
+            text = "host: waiting for the first sample"
+        else:
+            v = host.values
+            text = (
+                f"host CPU {v.get('cpu_percent', 0):5.1f}% of {v.get('cpu_count')} cores   "
+                f"RAM {fmt_bytes(v.get('mem_used'))} / {fmt_bytes(v.get('mem_total'))}"
+            )
+        notes = [p.status for p in self.session.probes if p.status != "ok"]
+        if self.session.rundir is not None and self.session.rundir.error:
+            notes.append(self.session.rundir.error)
+        if notes:
+            text += "   " + "; ".join(notes)
+        if text != self._last:
+            self._last = text
+            self.update(text)
+
+
+class FwtopApp(App):
+    TITLE = "fwtop"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    CSS = """
+    #topbar { height: 1; padding: 0 1; background: $primary-background; color: $text; }
+    #panels { height: 1fr; }
+    Screen.-narrow #panels { layout: vertical; overflow-y: auto; }
+    Screen.-narrow WorkloadPanel { height: 24; }
+    #panels.-zoom WorkloadPanel { display: none; }
+    #panels.-zoom WorkloadPanel.-selected { display: block; height: 1fr; }
+    #logbox { height: 10; border-top: solid $panel-lighten-2; display: none; }
+    #logbox.-shown { display: block; }
+    #logtitle { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("left,shift+tab", "select(-1)", "Previous panel", id="previous", priority=True),
+        Binding("right,tab", "select(1)", "Next panel", id="next", priority=True),
+        Binding("z", "zoom", "Zoom panel", id="zoom"),
+        Binding("space", "pause", "Pause / resume", id="pause"),
+        Binding("r", "restart", "Restart", id="restart"),
+        Binding("x", "stop", "Stop workload", id="stop"),
+        Binding("l", "log", "Log", id="log"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "", show=False, priority=True),
+    ]
+
+    def __init__(self, session: Session, chart_interval: float = CHART_INTERVAL) -> None:
+        super().__init__()
+        self.session = session
+        self.chart_interval = chart_interval
+        self.selected = 0
+        self._quitting = False
+        self._log_shown: dict[str, int] = {}
+        self._log_wid: str | None = None
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("fwtop", id="topbar")
+        with Horizontal(id="panels"):
+            for w in self.session.workloads:
+                yield WorkloadPanel(self.session, w.id)
+        with Vertical(id="logbox"):
+            yield Static("", id="logtitle")
+            yield Log(id="log", max_lines=2000)
+        yield DeviceStrip(self.session)
+        yield Footer()
+
+    @property
+    def main(self) -> Screen:
+        """The dashboard's own screen (queries must not land on a modal on top of it)."""
+        return self.screen_stack[0]
+
+    @property
+    def panels(self) -> list[WorkloadPanel]:
+        return list(self.main.query(WorkloadPanel))
+
+    def on_mount(self) -> None:
+        self._install_signal_handlers()
+        self._select(0)
+        self.set_interval(TEXT_INTERVAL, self._refresh_text)
+        self.set_interval(self.chart_interval, self._refresh_charts)
+        self.run_worker(self._run_session(), name="session", exit_on_error=False)
+
+    async def _run_session(self) -> None:
+        await self.session.start()
+        self._refresh_topbar()
+        await self.session.wait()
+        self._refresh_topbar()
+
+    def _refresh_topbar(self) -> None:
+        s = self.session
+        ended = sum(w.state in ENDED for w in s.workloads)
+        where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
+        self.main.query_one("#topbar", Static).update(
+            f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
+        )
+
+    def _refresh_text(self) -> None:
+        with self.batch_update():
+            for panel in self.panels:
+                panel.refresh_text()
+            self._refresh_topbar()
+            self._refresh_log()
+
+    def _refresh_charts(self) -> None:
+        with self.batch_update():
+            for panel in self.panels:
+                panel.refresh_charts()
+
+    # -- selection, zoom, log ---------------------------------------------------------
+
+    def _select(self, index: int) -> None:
+        panels = self.panels
+        if not panels:
+            return
+        self.selected = index % len(panels)
+        for i, panel in enumerate(panels):
+            panel.set_class(i == self.selected, "-selected")
+        self._refresh_log()
+
+    @property
+    def selected_wid(self) -> str | None:
+        panels = self.panels
+        return panels[self.selected].wid if panels else None
+
+    def action_select(self, delta: int) -> None:
+        self._select(self.selected + delta)
+
+    def action_zoom(self) -> None:
+        self.main.query_one("#panels").toggle_class("-zoom")
+
+    def action_log(self) -> None:
+        self.main.query_one("#logbox").toggle_class("-shown")
+        self._refresh_log()
+
+    def _refresh_log(self) -> None:
+        wid = self.selected_wid
+        if wid is None or not self.main.query_one("#logbox").has_class("-shown"):
+            return
+        w = self.session.get(wid)
+        log = self.main.query_one("#log", Log)
+        if wid != self._log_wid:
+            log.clear()
+            self._log_wid = wid
+            self._log_shown[wid] = w.log_count - len(w.log)
+            self.main.query_one("#logtitle", Static).update(f"log of {w.label} (stdout and stderr)")
+        new = w.log_count - self._log_shown.get(wid, 0)
+        if new > 0:
+            lines = list(w.log)[-min(new, len(w.log)) :]
+            log.write_lines(lines)
+            self._log_shown[wid] = w.log_count
+
+    # -- workload control ---------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        wid = self.selected_wid
+        if wid is None:
+            return
+        w = self.session.get(wid)
+        if w.ended:
+            self.notify(f"{w.label} has ended", severity="warning")
+        elif w.state == PAUSED:
+            self.session.resume(wid)
+        else:
+            self.session.pause(wid)
+
+    def action_stop(self) -> None:
+        wid = self.selected_wid
+        if wid is not None and not self.session.get(wid).ended:
+            self.run_worker(self.session.stop_workload(wid), group="control", exit_on_error=False)
+
+    def action_restart(self) -> None:
+        wid = self.selected_wid
+        if wid is not None:
+            self.notify(f"restarting {self.session.get(wid).label}")
+            self.run_worker(self.session.restart_workload(wid), group="control", exit_on_error=False)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        if self._quitting:
+            self.session.kill_all()
+            self.exit()
+            return
+        self._quitting = True
+        self.main.query_one("#topbar", Static).update("fwtop  stopping workloads...")
+        await self.session.stop()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pause / resume workload", "Pause or resume the selected workload", self.action_pause)
+        yield SystemCommand("Restart workload", "Stop the selected workload and start it afresh", self.action_restart)
+        yield SystemCommand("Stop workload", "Stop the selected workload", self.action_stop)
+        yield SystemCommand("Zoom panel", "Show the selected panel on the whole screen", self.action_zoom)
+        yield SystemCommand("Toggle log", "Show the selected workload's output", self.action_log)
+        yield SystemCommand("Keys", "Every key fwtop answers to", self.action_help)
+
+    # -- hang-up and termination --------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._on_terminate)
+
+    def _on_terminate(self) -> None:
+        # The terminal may be gone: end the children first, then exit, and never outlive it.
+        self.session.kill_all()
+        watchdog = threading.Timer(EXIT_WATCHDOG_S, os._exit, (1,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit(return_code=1)
