@@ -103,6 +103,7 @@ class FwtopApp(App):
         Binding("x", "stop", "Stop workload", id="stop"),
         Binding("l", "log", "Log", id="log"),
         Binding("question_mark", "help", "Help", id="help"),
+        Binding("end", "jump_end", "Replay: jump to end", id="jump_end", priority=True),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "", show=False, priority=True),
     ]
@@ -154,7 +155,11 @@ class FwtopApp(App):
     def _refresh_topbar(self) -> None:
         s = self.session
         ended = sum(w.state in ENDED for w in s.workloads)
-        where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
+        run_path = getattr(s, "run_path", None)  # a replayed run
+        if run_path is not None:
+            where = f"replaying {run_path}  {s.position:.0f}/{s.duration:.0f} s (end: jump to end)"
+        else:
+            where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
         self.main.query_one("#topbar", Static).update(
             f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
         )
@@ -238,6 +243,11 @@ class FwtopApp(App):
         if wid is not None:
             self.notify(f"restarting {self.session.get(wid).label}")
             self.run_worker(self.session.restart_workload(wid), group="control", exit_on_error=False)
+
+    def action_jump_end(self) -> None:
+        jump = getattr(self.session, "jump", None)  # only a replayed run has one
+        if jump is not None:
+            jump()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))

@@ -16,7 +16,7 @@ from fwtop import __version__
 from fwtop.workloads.child import common, models
 from fwtop.workloads.errors import UserError
 
-COMMANDS = ("compare", "devices")
+COMMANDS = ("compare", "devices", "replay")
 
 DESCRIPTION = """\
 A terminal dashboard and profiler for deep-learning frameworks.
@@ -26,6 +26,7 @@ commands:
   fwtop -c fwtop.toml           the workloads of a config file
   fwtop compare FW [FW ...]     compare frameworks (torch, jax, tensorflow) on a reference model
   fwtop devices                 the backends, devices and frameworks found
+  fwtop replay RUN_DIR          show a recorded run (runs/<timestamp>-<name>/) in the dashboard
 
 In a terminal fwtop opens the dashboard (workloads run until you quit, unless
 --steps is given); with --headless, --json or when output is not a terminal it
@@ -145,6 +146,34 @@ def _devices_parser() -> Parser:
 def _default_steps(args) -> int | None:
     """In the dashboard, workloads run until stopped unless --steps says otherwise."""
     return 0 if use_dashboard(args) else None
+
+
+def _replay_parser() -> Parser:
+    p = Parser(prog="fwtop replay", description="Show a recorded run directory in the dashboard.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. runs/20261122-101500-default")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1: as recorded)")
+    p.add_argument("--end", action="store_true", help="jump to the end at once")
+    p.add_argument("--headless", action="store_true", help="no dashboard: print the recorded comparison table")
+    p.add_argument("--json", action="store_true", help="print the recorded summary as JSON")
+    return p
+
+
+def _cmd_replay(args) -> int:
+    from fwtop.session.replay import ReplaySession
+
+    from .headless import comparison_table
+
+    headless = not use_dashboard(args)
+    session = ReplaySession(args.run_dir, speed=args.speed, jump_to_end=args.end or headless)
+    if headless:
+        asyncio.run(session.run())
+        summary = session.summary()
+        print(json.dumps(summary, indent=2, default=str) if args.json else comparison_table(summary))
+        return 0
+    from .app import FwtopApp
+
+    FwtopApp(session).run()
+    return 0
 
 
 def _specs_from_compare(args) -> list:
@@ -267,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             args = _compare_parser().parse_args(argv[1:])
             specs = _specs_from_compare(args)
             return _run(specs, args, name="-".join(s.framework for s in specs) + f"-{args.model}")
+        if argv and argv[0] == "replay":
+            return _cmd_replay(_replay_parser().parse_args(argv[1:]))
         if argv and argv[0] == "devices":
             return _cmd_devices(_devices_parser().parse_args(argv[1:]))
         args = _main_parser().parse_args(argv)
