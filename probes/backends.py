@@ -19,6 +19,8 @@ class Backend:
 
 
 def _cpu_name() -> str:
+    # The child side has its own copy (workloads/child/common.py: it runs without fwtop installed),
+    # and probes may not import workloads.
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -76,3 +76,17 @@ def normalize_compile(framework: str, mode) -> str:
     if m not in modes:
         raise WorkloadError("compile mode %r does not apply to %s (choose %s)" % (mode, framework, " or ".join(modes)))
     return m
+
+
+def cpu_name() -> str:
+    """The CPU's model name ('model name' in /proc/cpuinfo on Linux), for device_name on the CPU."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"

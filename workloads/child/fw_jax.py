@@ -17,7 +17,6 @@ imports only, Python 3.8 syntax.
 from __future__ import annotations
 
 import os
-import platform as _platform
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +24,7 @@ import numpy as np
 import optax
 
 from . import models
-from .common import WorkloadError, parse_device
+from .common import WorkloadError, cpu_name, parse_device
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
@@ -138,7 +137,7 @@ def _resolve_device(text: str):
 
 def _device_name(dev, device_kind: str) -> str:
     if device_kind == "cpu":
-        return _platform.processor() or "CPU"
+        return cpu_name()
     name = str(getattr(dev, "device_kind", "") or "")
     if name:
         return name

@@ -16,14 +16,13 @@ the loss in float32, no loss scaling.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 
 import keras
 import tensorflow as tf
 
 from . import models
-from .common import WorkloadError, parse_device
+from .common import WorkloadError, cpu_name, parse_device
 
 FW = "tensorflow"
 
@@ -97,7 +96,7 @@ def _resolve_device(text: str):
 
 def _device_name(gpu) -> str:
     if gpu is None:
-        return platform.processor() or "CPU"
+        return cpu_name()
     try:
         name = tf.config.experimental.get_device_details(gpu).get("device_name")
     except Exception:  # noqa: BLE001 - a missing detail is not an error

@@ -7,14 +7,13 @@ stdlib + torch, Python 3.8 compatible.
 from __future__ import annotations
 
 import contextlib
-import platform
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from . import models
-from .common import WorkloadError, parse_device
+from .common import WorkloadError, cpu_name, parse_device
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -86,7 +85,7 @@ def _device_name(dev: torch.device, kind: str) -> str:
         return torch.cuda.get_device_name(dev)
     if kind == "mps":
         return "Apple GPU (MPS)"
-    return platform.processor() or "CPU"
+    return cpu_name()
 
 
 def _synchronize(dev: torch.device) -> None:

@@ -1,0 +1,196 @@
+"""What the dashboard costs in a real terminal, against btop and htop, in one run.
+
+    python benchmarks/tui_cost.py [--run-dir RUN_DIR] [--seconds 30] [--size 200x50]
+
+Each tool runs alone in a detached tmux session of the given size: fwtop replaying
+a recorded three-workload run at recorded speed (so no workload burns CPU
+during the measurement), btop with update_ms = 1000, htop with a 1 s delay.
+After a warm-up, for ``--seconds``: CPU time of the tool's process tree (as %
+of one core), bytes it wrote to the terminal (tmux pipe-pane), and its RSS.
+Then the start-up time: launch to the first complete dashboard frame
+(polling capture-pane), against ``python -c "import textual.app"``.
+
+Without --run-dir it first records one: torch, jax and tensorflow training
+the mlp on the CPU for --record-seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+WARMUP_S = 8.0
+
+
+def record_run(seconds: float, runs: Path) -> Path:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fwtop",
+            "compare",
+            "torch",
+            "jax",
+            "tensorflow",
+            "--model",
+            "mlp",
+            "--device",
+            "cpu",
+            "--steps",
+            "0",
+            "--headless",
+            "--runs-dir",
+            str(runs),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    dirs = sorted(p for p in runs.iterdir() if p.is_dir())
+    if not dirs:
+        raise SystemExit(f"recording failed:\n{out}")
+    return dirs[-1]
+
+
+def tree_cpu_rss(pid: int) -> tuple[float, int]:
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return 0.0, 0
+    cpu, rss = 0.0, 0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            cpu += t.user + t.system
+            rss += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return cpu, rss
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def measure(name: str, command: str, size: tuple[int, int], seconds: float, tmp: Path, env: dict) -> dict:
+    session = f"fwtop-bench-{name}"
+    out = tmp / f"{name}.bytes"
+    out.touch()
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    env_args = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")]
+    tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), *env_args, command)
+    tmux("pipe-pane", "-t", session, "-o", f"cat >> {out}")
+    pid = int(tmux("display", "-p", "-t", session, "#{pane_pid}").strip())
+    time.sleep(WARMUP_S)
+    cpu0, _ = tree_cpu_rss(pid)
+    bytes0 = out.stat().st_size
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    cpu1, rss = tree_cpu_rss(pid)
+    bytes1 = out.stat().st_size
+    elapsed = time.monotonic() - t0
+    screen = tmux("capture-pane", "-p", "-t", session)
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return {
+        "tool": name,
+        "cpu_percent": 100 * (cpu1 - cpu0) / elapsed,
+        "bytes_per_s": (bytes1 - bytes0) / elapsed,
+        "rss_mib": rss / 2**20,
+        "screen": screen,
+    }
+
+
+def startup(run_dir: Path, size: tuple[int, int], repeats: int) -> tuple[list[float], list[float]]:
+    fwtop_times, import_times = [], []
+    for _ in range(repeats):
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
+        import_times.append(time.monotonic() - t0)
+        session = "fwtop-bench-startup"
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        t0 = time.monotonic()
+        tmux(
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            str(size[0]),
+            "-y",
+            str(size[1]),
+            f"{sys.executable} -m fwtop replay {run_dir} --end",
+        )
+        while time.monotonic() - t0 < 30:
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
+            if "step time" in screen and "median" in screen and "Quit" in screen:
+                break
+            time.sleep(0.005)
+        fwtop_times.append(time.monotonic() - t0)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return fwtop_times, import_times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run-dir", type=Path, default=None)
+    ap.add_argument("--record-seconds", type=float, default=90.0)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--size", default="200x50")
+    ap.add_argument("--startup-repeats", type=int, default=5)
+    args = ap.parse_args()
+    size = tuple(int(x) for x in args.size.split("x"))
+    for tool in ("tmux", "btop", "htop"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (apt-get install {tool})")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        run_dir = args.run_dir or record_run(args.record_seconds, tmp / "runs")
+        btop_home = tmp / "btop-config"
+        (btop_home / "btop").mkdir(parents=True)
+        (btop_home / "btop" / "btop.conf").write_text("update_ms = 1000\n")
+        env = {"TERM": os.environ.get("TERM", "xterm-256color")}
+        results = [
+            measure("fwtop", f"{sys.executable} -m fwtop replay {run_dir}", size, args.seconds, tmp, env),
+            measure("btop", "btop", size, args.seconds, tmp, {**env, "XDG_CONFIG_HOME": str(btop_home)}),
+            measure("htop", "htop -d 10", size, args.seconds, tmp, env),
+        ]
+        fw_start, imp = startup(run_dir, size, args.startup_repeats)
+    btop = next(r for r in results if r["tool"] == "btop")
+    print(
+        f"tmux {size[0]}x{size[1]}, {args.seconds:.0f} s after an {WARMUP_S:.0f} s warm-up, one tool at a time; "
+        f"fwtop replays a recorded torch + jax + tensorflow run (3 panels) at recorded speed.\n"
+    )
+    print("| tool | CPU % of one core | bytes/s to the terminal | RSS MiB | CPU vs btop | bytes vs btop |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        cpu_ratio = r["cpu_percent"] / btop["cpu_percent"] if btop["cpu_percent"] else float("nan")
+        byte_ratio = r["bytes_per_s"] / btop["bytes_per_s"] if btop["bytes_per_s"] else float("nan")
+        print(
+            f"| {r['tool']} | {r['cpu_percent']:.2f} | {r['bytes_per_s']:,.0f} | {r['rss_mib']:.0f} | "
+            f"{cpu_ratio:.2f}x | {byte_ratio:.2f}x |"
+        )
+    print(
+        f"\nStart-up, median of {args.startup_repeats}: fwtop launch to first complete frame "
+        f'{statistics.median(fw_start):.2f} s; `python -c "import textual.app"` {statistics.median(imp):.2f} s; '
+        f"ratio {statistics.median(fw_start) / statistics.median(imp):.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
