@@ -115,6 +115,8 @@ class ReplaySession(Session):
         except KeyError:
             return
         kind = rec["event"]
+        if kind in ("added", "removed"):
+            return  # config.json already lists the workloads as they ended
         if kind == "exit":
             w.state = str(rec.get("state", "finished"))
             w.reason = str(rec.get("reason") or w.reason)

@@ -318,6 +318,27 @@ class Session:
         await asyncio.gather(*(self.stop_workload(w.id) for w in self.workloads))
         await self.close()
 
+    async def add_workload(self, spec: WorkloadSpec) -> Workload:
+        """Add a workload to a running session; it starts at once and joins the comparison."""
+        w = self._add(spec)
+        if self.rundir is not None:
+            self.rundir.write_json("config.json", self.resolved_config())
+        self._record(w.id, "added", time.time(), {"label": w.label})
+        self._notify("added", w.id)
+        await self.start_workload(w)
+        return w
+
+    async def remove_workload(self, wid: str) -> None:
+        """Stop a workload and drop it from the comparison (its recorded data stays on disk)."""
+        w = self.get(wid)
+        await self.stop_workload(wid)
+        self.workloads.remove(w)
+        self._wait_tasks.pop(wid, None)
+        if self.rundir is not None:
+            self.rundir.write_json("config.json", self.resolved_config())
+        self._record(wid, "removed", time.time(), {"label": w.label})
+        self._notify("removed", wid)
+
     async def restart_workload(self, wid: str) -> None:
         """Stop a workload (if running) and start it afresh, with a clean series and log."""
         w = self.get(wid)

@@ -117,3 +117,54 @@ async def test_command_palette_lists_fwtop_commands(tmp_path):
             assert title in titles
         await pilot.press("q")
         await asyncio.sleep(0)
+
+
+@needs("torch")
+async def test_launcher_adds_and_removes_a_workload(tmp_path):
+    import json
+
+    from textual.widgets import Input, Select
+
+    from fwtop.tui.launcher import Launcher
+    from fwtop.workloads.discovery import installed_frameworks
+
+    session = Session([tiny("a")], runs_dir=str(tmp_path))
+    app = FwtopApp(session)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await wait_for(pilot, lambda: session.timeline.steps(session.workloads[0].id).count >= 1, what="steps")
+        await pilot.press("a")
+        await pilot.pause()
+        launcher = app.screen
+        assert isinstance(launcher, Launcher)
+        framework = launcher.query_one("#framework", Select)
+        await wait_for(pilot, lambda: framework.value is not Select.NULL, 60, "framework discovery")
+        # Only what this interpreter has is offered.
+        offered = {value for _, value in framework._options if value is not Select.NULL}
+        assert offered == set(installed_frameworks(None))
+        framework.value = "torch"
+        launcher.query_one("#model", Select).value = "mlp"
+        await pilot.pause()
+        assert launcher.query_one("#size-seq_len", Input).disabled  # the mlp has no sequence length
+        launcher.query_one("#size-batch", Input).value = "0"
+        await pilot.click("#add")
+        await pilot.pause()
+        assert "positive integer" in str(launcher.query_one("#launch-error").render())
+        launcher.query_one("#size-batch", Input).value = "16"
+        launcher.query_one("#size-width", Input).value = "64"
+        launcher.query_one("#size-depth", Input).value = "2"
+        await pilot.click("#add")
+        await wait_for(
+            pilot,
+            lambda: len(session.workloads) == 2 and session.timeline.steps(session.workloads[1].id).count >= 1,
+            90,
+            "added workload",
+        )
+        await pilot.pause(0.6)
+        assert len(app.panels) == 2 and app.selected == 1
+        config = json.loads((session.rundir.path / "config.json").read_text())
+        assert [w["label"] for w in config["workloads"]] == ["a", "torch-mlp"]
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: len(session.workloads) == 1, 30, "removed")
+        assert len(app.panels) == 1 and app.selected == 0
+        await pilot.press("q")
+        await wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")

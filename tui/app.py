@@ -18,7 +18,9 @@ from textual.widgets import Footer, Log, Static
 from fwtop.session.session import ENDED, PAUSED, Session
 
 from .format import fmt_bytes
+from .launcher import Launcher
 from .panel import WorkloadPanel
+from .themes import DEFAULT_THEME, load_themes
 
 TEXT_INTERVAL = 0.5  # seconds between text refreshes
 CHART_INTERVAL = 1.0  # seconds between chart refreshes
@@ -90,26 +92,32 @@ class FwtopApp(App):
     Screen.-narrow WorkloadPanel { height: 24; }
     #panels.-zoom WorkloadPanel { display: none; }
     #panels.-zoom WorkloadPanel.-selected { display: block; height: 1fr; }
-    #logbox { height: 10; border-top: solid $panel-lighten-2; display: none; }
+    #logbox { height: 10; border-top: solid $foreground 25%; display: none; }
     #logbox.-shown { display: block; }
     #logtitle { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("left,shift+tab", "select(-1)", "Previous panel", id="previous", priority=True),
-        Binding("right,tab", "select(1)", "Next panel", id="next", priority=True),
+        Binding("left,shift+tab", "select(-1)", "Previous panel", id="previous"),
+        Binding("right,tab", "select(1)", "Next panel", id="next"),
         Binding("z", "zoom", "Zoom panel", id="zoom"),
         Binding("space", "pause", "Pause / resume", id="pause"),
         Binding("r", "restart", "Restart", id="restart"),
         Binding("x", "stop", "Stop workload", id="stop"),
         Binding("l", "log", "Log", id="log"),
+        Binding("a", "launch", "Add workload", id="add"),
+        Binding("delete", "remove", "Remove workload", id="remove"),
         Binding("question_mark", "help", "Help", id="help"),
-        Binding("end", "jump_end", "Replay: jump to end", id="jump_end", priority=True),
+        Binding("end", "jump_end", "Replay: jump to end", id="jump_end"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "", show=False, priority=True),
     ]
 
-    def __init__(self, session: Session, chart_interval: float = CHART_INTERVAL) -> None:
+    def __init__(self, session: Session, chart_interval: float = CHART_INTERVAL, theme: str | None = None) -> None:
         super().__init__()
+        themes, self.theme_errors = load_themes()
+        for t in themes:
+            self.register_theme(t)
+        self.theme = theme if theme in self.available_themes else DEFAULT_THEME
         self.session = session
         self.chart_interval = chart_interval
         self.selected = 0
@@ -126,7 +134,10 @@ class FwtopApp(App):
                 yield WorkloadPanel(self.session, w.id)
         with Vertical(id="logbox"):
             yield Static("", id="logtitle")
-            yield Log(id="log", max_lines=2000)
+            # Not focusable: the dashboard's keys (arrows, tab, end) must reach the app.
+            log = Log(id="log", max_lines=2000)
+            log.can_focus = False
+            yield log
         yield DeviceStrip(self.session)
         yield Footer()
 
@@ -140,6 +151,8 @@ class FwtopApp(App):
         return list(self.main.query(WorkloadPanel))
 
     def on_mount(self) -> None:
+        if self.theme_errors:
+            self.notify("\n".join(self.theme_errors), title="Theme files skipped", severity="warning", timeout=15)
         self._install_signal_handlers()
         self._select(0)
         self.set_interval(TEXT_INTERVAL, self._refresh_text)
@@ -244,6 +257,36 @@ class FwtopApp(App):
             self.notify(f"restarting {self.session.get(wid).label}")
             self.run_worker(self.session.restart_workload(wid), group="control", exit_on_error=False)
 
+    def action_launch(self) -> None:
+        if getattr(self.session, "run_path", None) is not None:
+            self.notify("a replayed run cannot add workloads", severity="warning")
+            return
+        pythons = [w.spec.python for w in self.session.workloads]
+        self.push_screen(Launcher(pythons), self._launched)
+
+    def _launched(self, spec) -> None:
+        if spec is not None:
+            self.run_worker(self._add_workload(spec), group="control", exit_on_error=False)
+
+    async def _add_workload(self, spec) -> None:
+        w = await self.session.add_workload(spec)
+        await self.main.query_one("#panels").mount(WorkloadPanel(self.session, w.id))
+        self._select(len(self.panels) - 1)
+        self.notify(f"added {w.label}")
+
+    def action_remove(self) -> None:
+        wid = self.selected_wid
+        if wid is None or getattr(self.session, "run_path", None) is not None:
+            return
+        self.run_worker(self._remove_workload(wid), group="control", exit_on_error=False)
+
+    async def _remove_workload(self, wid: str) -> None:
+        label = self.session.get(wid).label
+        await self.main.query_one(f"#panel-{wid}", WorkloadPanel).remove()
+        self._select(min(self.selected, max(0, len(self.panels) - 1)))
+        await self.session.remove_workload(wid)
+        self.notify(f"removed {label}")
+
     def action_jump_end(self) -> None:
         jump = getattr(self.session, "jump", None)  # only a replayed run has one
         if jump is not None:
@@ -267,6 +310,8 @@ class FwtopApp(App):
         yield SystemCommand("Pause / resume workload", "Pause or resume the selected workload", self.action_pause)
         yield SystemCommand("Restart workload", "Stop the selected workload and start it afresh", self.action_restart)
         yield SystemCommand("Stop workload", "Stop the selected workload", self.action_stop)
+        yield SystemCommand("Add workload", "Launch another workload into the comparison", self.action_launch)
+        yield SystemCommand("Remove workload", "Stop the selected workload and drop its panel", self.action_remove)
         yield SystemCommand("Zoom panel", "Show the selected panel on the whole screen", self.action_zoom)
         yield SystemCommand("Toggle log", "Show the selected workload's output", self.action_log)
         yield SystemCommand("Keys", "Every key fwtop answers to", self.action_help)

@@ -72,6 +72,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--runs-dir", default=None, help="where run directories go (default: ./runs or $FWTOP_RUNS_DIR)")
     g.add_argument("--no-record", action="store_true", help="do not write a run directory")
     g.add_argument("--name", default=None, help="name of the run (used in the run directory's name)")
+    g.add_argument(
+        "--theme",
+        default=None,
+        help="dashboard theme: fwtop-dark (default), fwtop-light, fwtop-contrast, "
+        "a theme file's name from ~/.config/fwtop/themes/, or a Textual theme",
+    )
 
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
@@ -155,6 +161,7 @@ def _replay_parser() -> Parser:
     p.add_argument("--end", action="store_true", help="jump to the end at once")
     p.add_argument("--headless", action="store_true", help="no dashboard: print the recorded comparison table")
     p.add_argument("--json", action="store_true", help="print the recorded summary as JSON")
+    p.add_argument("--theme", default=None, help="dashboard theme (see fwtop --help)")
     return p
 
 
@@ -172,7 +179,7 @@ def _cmd_replay(args) -> int:
         return 0
     from .app import FwtopApp
 
-    FwtopApp(session).run()
+    FwtopApp(session, theme=args.theme).run()
     return 0
 
 
@@ -217,6 +224,20 @@ def _default_specs(args) -> list:
     return [WorkloadSpec.create(fw, **({"steps": steps} if steps is not None else {})) for fw in found]
 
 
+def check_theme(name: str | None) -> None:
+    """An unknown --theme is a usage error (exit 2), not a silent fallback."""
+    if name is None:
+        return
+    from textual.theme import BUILTIN_THEMES
+
+    from .themes import load_themes, theme_names
+
+    themes, _ = load_themes()
+    known = theme_names(themes) + sorted(BUILTIN_THEMES)
+    if name not in known:
+        raise UserError(f"unknown theme {name!r}: choose one of {', '.join(known)}")
+
+
 def use_dashboard(args) -> bool:
     """The dashboard needs a terminal; --headless, --json or a pipe get the headless report."""
     return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
@@ -239,7 +260,7 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
         return asyncio.run(run_headless(session, as_json=args.json))
     from .app import FwtopApp
 
-    app = FwtopApp(session)
+    app = FwtopApp(session, theme=args.theme)
     try:
         app.run()
     finally:
@@ -294,13 +315,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "compare":
             args = _compare_parser().parse_args(argv[1:])
+            check_theme(args.theme)
             specs = _specs_from_compare(args)
             return _run(specs, args, name="-".join(s.framework for s in specs) + f"-{args.model}")
         if argv and argv[0] == "replay":
-            return _cmd_replay(_replay_parser().parse_args(argv[1:]))
+            args = _replay_parser().parse_args(argv[1:])
+            check_theme(args.theme)
+            return _cmd_replay(args)
         if argv and argv[0] == "devices":
             return _cmd_devices(_devices_parser().parse_args(argv[1:]))
         args = _main_parser().parse_args(argv)
+        check_theme(args.theme)
         if args.config:
             from fwtop.session.config import load_config
 

@@ -36,7 +36,7 @@ def state_text(w: Workload, steps: int) -> str:
 class WorkloadPanel(Vertical):
     DEFAULT_CSS = """
     WorkloadPanel {
-        border: round $panel-lighten-2;
+        border: round $foreground 25%;
         padding: 0 1;
         height: 1fr;
         width: 1fr;
