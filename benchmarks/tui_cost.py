@@ -11,7 +11,7 @@ Then the start-up time: launch to the first complete dashboard frame
 (polling capture-pane), against ``python -c "import textual.app"``.
 
 Without --run-dir it first records one: torch, jax and tensorflow training
-the mlp on the CPU for --record-seconds.
+the --model (default transformer) on the CPU for --record-seconds.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import psutil
 WARMUP_S = 8.0
 
 
-def record_run(seconds: float, runs: Path) -> Path:
+def record_run(seconds: float, runs: Path, model: str) -> Path:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -150,6 +150,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run-dir", type=Path, default=None)
     ap.add_argument("--record-seconds", type=float, default=90.0)
+    ap.add_argument(
+        "--model", default="transformer", help="model of the recorded run (default: the default comparison's)"
+    )
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--size", default="200x50")
     ap.add_argument("--startup-repeats", type=int, default=5)
@@ -160,7 +163,7 @@ def main() -> None:
             raise SystemExit(f"{tool} is not installed (apt-get install {tool})")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        run_dir = args.run_dir or record_run(args.record_seconds, tmp / "runs")
+        run_dir = args.run_dir or record_run(args.record_seconds, tmp / "runs", args.model)
         btop_home = tmp / "btop-config"
         (btop_home / "btop").mkdir(parents=True)
         (btop_home / "btop" / "btop.conf").write_text("update_ms = 1000\n")
@@ -174,7 +177,7 @@ def main() -> None:
     btop = next(r for r in results if r["tool"] == "btop")
     print(
         f"tmux {size[0]}x{size[1]}, {args.seconds:.0f} s after an {WARMUP_S:.0f} s warm-up, one tool at a time; "
-        f"fwtop replays a recorded torch + jax + tensorflow run (3 panels) at recorded speed.\n"
+        f"fwtop replays a recorded torch + jax + tensorflow {args.model} run (3 panels) at recorded speed.\n"
     )
     print("| tool | CPU % of one core | bytes/s to the terminal | RSS MiB | CPU vs btop | bytes vs btop |")
     print("|---|---|---|---|---|---|")

@@ -22,6 +22,7 @@ from .rundir import read_jsonl
 from .session import Session, Workload
 
 _SPEC_FIELDS = {f.name for f in fields(WorkloadSpec)}
+BATCH_S = 0.05  # replay applies the records that are due at most every 50 ms
 
 
 def _spec_from_record(rec: dict) -> WorkloadSpec:
@@ -133,21 +134,28 @@ class ReplaySession(Session):
             self._on_event(w, _to_event(rec))
 
     async def _play(self) -> None:
+        """Apply the records as their time comes, in batches (at most ``1 / BATCH_S`` wake-ups a second)."""
         if not self._records:
             return
         t0 = self._records[0][0]
         clock0 = time.monotonic()
         self._jumped = asyncio.Event()
-        for t, _, rec in self._records:
+        i, n = 0, len(self._records)
+        while i < n:
+            now = float("inf") if self.jump_to_end else (time.monotonic() - clock0) * self.speed + t0
+            if self._records[i][0] > now:
+                delay = (self._records[i][0] - now) / self.speed
+                try:
+                    await asyncio.wait_for(self._jumped.wait(), max(delay, BATCH_S))
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            while i < n and self._records[i][0] <= now:
+                self._apply(self._records[i][2])
+                i += 1
+            self.position = self._records[i - 1][0] - t0
             if not self.jump_to_end:
-                delay = (t - t0) / self.speed - (time.monotonic() - clock0)
-                if delay > 0:
-                    try:
-                        await asyncio.wait_for(self._jumped.wait(), delay)
-                    except asyncio.TimeoutError:
-                        pass
-            self.position = t - t0
-            self._apply(rec)
+                await asyncio.sleep(0)
         self.position = self.duration
 
     def jump(self) -> None:

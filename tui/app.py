@@ -18,7 +18,6 @@ from textual.widgets import Footer, Log, Static
 from fwtop.session.session import ENDED, PAUSED, Session
 
 from .format import fmt_bytes
-from .launcher import Launcher
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 
@@ -51,7 +50,7 @@ class HelpScreen(ModalScreen):
 class DeviceStrip(Static):
     """One line per device: host CPU and memory until the GPU probes land."""
 
-    DEFAULT_CSS = "DeviceStrip { height: auto; padding: 0 1; background: $boost; }"
+    DEFAULT_CSS = "DeviceStrip { height: 1; padding: 0 1; background: $boost; }"
 
     def __init__(self, session: Session) -> None:
         super().__init__("", id="devices")
@@ -79,7 +78,7 @@ class DeviceStrip(Static):
             text += "   " + "; ".join(notes)
         if text != self._last:
             self._last = text
-            self.update(text)
+            self.update(text, layout=False)
 
 
 class FwtopApp(App):
@@ -124,6 +123,8 @@ class FwtopApp(App):
         self._quitting = False
         self._log_shown: dict[str, int] = {}
         self._log_wid: str | None = None
+        self._topbar_text = ""
+        self._panels: list[WorkloadPanel] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -148,7 +149,9 @@ class FwtopApp(App):
 
     @property
     def panels(self) -> list[WorkloadPanel]:
-        return list(self.main.query(WorkloadPanel))
+        if self._panels is None:  # cached: queried on every refresh tick; reset when panels come and go
+            self._panels = list(self.main.query(WorkloadPanel))
+        return self._panels
 
     def on_mount(self) -> None:
         if self.theme_errors:
@@ -170,7 +173,7 @@ class FwtopApp(App):
         ended = sum(w.state in ENDED for w in s.workloads)
         run_path = getattr(s, "run_path", None)  # a replayed run
         if run_path is not None:
-            where = f"replaying {run_path}  {s.position:.0f}/{s.duration:.0f} s (end: jump to end)"
+            where = f"replaying {run_path.name}  {s.position:.0f}/{s.duration:.0f} s (end: jump to end)"
         else:
             where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
         self.main.query_one("#topbar", Static).update(
@@ -261,6 +264,8 @@ class FwtopApp(App):
         if getattr(self.session, "run_path", None) is not None:
             self.notify("a replayed run cannot add workloads", severity="warning")
             return
+        from .launcher import Launcher  # imported on first use: its widgets cost start-up time
+
         pythons = [w.spec.python for w in self.session.workloads]
         self.push_screen(Launcher(pythons), self._launched)
 
@@ -271,6 +276,7 @@ class FwtopApp(App):
     async def _add_workload(self, spec) -> None:
         w = await self.session.add_workload(spec)
         await self.main.query_one("#panels").mount(WorkloadPanel(self.session, w.id))
+        self._panels = None
         self._select(len(self.panels) - 1)
         self.notify(f"added {w.label}")
 
@@ -283,6 +289,7 @@ class FwtopApp(App):
     async def _remove_workload(self, wid: str) -> None:
         label = self.session.get(wid).label
         await self.main.query_one(f"#panel-{wid}", WorkloadPanel).remove()
+        self._panels = None
         self._select(min(self.selected, max(0, len(self.panels) - 1)))
         await self.session.remove_workload(wid)
         self.notify(f"removed {label}")

@@ -54,9 +54,7 @@ class BrailleChart(Widget):
 
     DEFAULT_CSS = """
     BrailleChart {
-        height: 1fr;
-        min-height: 3;
-        max-height: 12;
+        height: 5;
         width: 1fr;
     }
     """

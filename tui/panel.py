@@ -47,7 +47,7 @@ class WorkloadPanel(Vertical):
     WorkloadPanel .state.-failed { color: $error; text-style: bold; }
     WorkloadPanel .state.-running { color: $success; }
     WorkloadPanel .state.-paused { color: $warning; }
-    WorkloadPanel .stats { height: auto; }
+    WorkloadPanel .stats { height: 6; }
     WorkloadPanel .step-chart { color: $accent; }
     WorkloadPanel .mem-chart { color: $secondary; }
     WorkloadPanel .util-chart { color: $success; }
@@ -58,6 +58,7 @@ class WorkloadPanel(Vertical):
         self.session = session
         self.wid = wid
         self._text_key: tuple | None = None
+        self._texts: dict[str, str] = {}
         self._chart_version = -1
 
     @property
@@ -75,6 +76,7 @@ class WorkloadPanel(Vertical):
     def on_mount(self) -> None:
         self.refresh_text()
         self.refresh_charts()
+        self.refresh_stats()
 
     # -- text -------------------------------------------------------------------------
 
@@ -127,20 +129,29 @@ class WorkloadPanel(Vertical):
             lines.append(f"{w.invalid} malformed line(s) from the child")
         return "\n".join(lines)
 
+    def _set(self, selector: str, text: str) -> None:
+        """Repaint a fixed-size text line only when its text changed (no relayout)."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text, layout=False)
+
     def refresh_text(self) -> None:
         w = self.workload
         series = self.session.timeline.steps(w.id)
-        key = (w.state, w.reason, series.count, bool(w.hello), w.invalid, self.session.timeline.version)
+        key = (w.state, w.reason, series.count, bool(w.hello), w.invalid)
         if key == self._text_key:
             return
         self._text_key = key
-        self.query_one(".title", Static).update(self.title_text())
+        self._set(".title", self.title_text())
+        self._set(".state", state_text(w, series.count))
         state = self.query_one(".state", Static)
-        state.update(state_text(w, series.count))
         state.set_class(w.state == FAILED, "-failed")
         state.set_class(w.state == RUNNING, "-running")
         state.set_class(w.state == PAUSED, "-paused")
-        self.query_one(".stats", Static).update(self.stats_text())
+
+    def refresh_stats(self) -> None:
+        """The statistics block: at the chart rate (computing percentiles sorts every steady step)."""
+        self._set(".stats", self.stats_text())
 
     # -- charts -----------------------------------------------------------------------
 
@@ -149,6 +160,7 @@ class WorkloadPanel(Vertical):
         if tl.version == self._chart_version:
             return
         self._chart_version = tl.version
+        self.refresh_stats()
         w = self.workload
         steps = list(tl.steps(w.id).steps)[-CHART_POINTS:]
         step_chart, mem_chart, util_chart = self.query(BrailleChart)
