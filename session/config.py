@@ -63,7 +63,8 @@ class Config:
     raw: dict = field(default_factory=dict)
 
 
-def _type_name(value) -> str:
+def type_name(value) -> str:
+    """How a TOML value's type is named in messages: 'a string', 'an integer', ..."""
     return {
         bool: "a boolean",
         int: "an integer",
@@ -95,15 +96,15 @@ def _check_table(file: str, where: str, table: dict, schema: dict) -> None:
             raise UserError(f"{file}: {path}: unknown key (expected one of {', '.join(schema)})")
         want = schema[key]
         if not _check(value, want):
-            raise UserError(f"{file}: {path}: expected {want}, got {_type_name(value)}")
+            raise UserError(f"{file}: {path}: expected {want}, got {type_name(value)}")
         if key == "sizes":
             for k, v in value.items():
                 if not (isinstance(v, int) and not isinstance(v, bool)):
-                    raise UserError(f"{file}: {path}.{k}: expected an integer, got {_type_name(v)}")
+                    raise UserError(f"{file}: {path}.{k}: expected an integer, got {type_name(v)}")
         if key == "env":
             for k, v in value.items():
                 if not isinstance(v, str):
-                    raise UserError(f"{file}: {path}.{k}: expected a string, got {_type_name(v)}")
+                    raise UserError(f"{file}: {path}.{k}: expected a string, got {type_name(v)}")
 
 
 def _resolve_python(python: str, base: Path) -> str:

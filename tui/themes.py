@@ -32,6 +32,7 @@ from textual.design import ColorSystem
 from textual.theme import Theme
 
 import fwtop.themes
+from fwtop.session.config import type_name
 from fwtop.workloads.errors import UserError
 
 if sys.version_info >= (3, 11):
@@ -69,17 +70,6 @@ class ThemeFileError(UserError):
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
-
-
-def _type_name(value: object) -> str:
-    return {
-        bool: "true or false",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        dict: "a table",
-        list: "an array",
-    }.get(type(value), type(value).__name__)
 
 
 @lru_cache(maxsize=1)
@@ -154,17 +144,17 @@ def theme_from_toml(path: Path) -> Theme:
     if "name" not in data:
         problems.append("name: missing")
     elif not isinstance(name, str):
-        problems.append(f"name: expected a string, got {_type_name(name)}")
+        problems.append(f"name: expected a string, got {type_name(name)}")
     elif not name.strip() or name != name.strip():
         problems.append(f"name: {name!r} is empty or starts or ends with a space")
 
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
-        problems.append(f"dark: expected true or false, got {_type_name(dark)}")
+        problems.append(f"dark: expected true or false, got {type_name(dark)}")
 
     colors = data.get("colors", {})
     if not isinstance(colors, dict):
-        problems.append(f"colors: expected a table ([colors]), got {_type_name(colors)}")
+        problems.append(f"colors: expected a table ([colors]), got {type_name(colors)}")
         colors = {}
     elif "primary" not in colors:
         problems.append("colors.primary: missing (every theme needs a primary colour)")
@@ -173,13 +163,13 @@ def theme_from_toml(path: Path) -> Theme:
         if key not in COLOR_KEYS:
             problems.append(f"{where}: unknown key (expected {', '.join(COLOR_KEYS)}){_suggest(key, COLOR_KEYS)}")
         elif not isinstance(value, str):
-            problems.append(f"{where}: expected a colour string such as '#ff8800', got {_type_name(value)}")
+            problems.append(f"{where}: expected a colour string such as '#ff8800', got {type_name(value)}")
         elif (problem := _color_problem(value)) is not None:
             problems.append(f"{where}: {problem}")
 
     variables = data.get("variables", {})
     if not isinstance(variables, dict):
-        problems.append(f"variables: expected a table ([variables]), got {_type_name(variables)}")
+        problems.append(f"variables: expected a table ([variables]), got {type_name(variables)}")
         variables = {}
     known = _textual_variables()
     for key, value in variables.items():
@@ -187,7 +177,7 @@ def theme_from_toml(path: Path) -> Theme:
         if key not in known:
             problems.append(f"{where}: unknown variable (not one Textual defines){_suggest(key, known)}")
         elif not isinstance(value, str):
-            problems.append(f"{where}: expected a string, got {_type_name(value)}")
+            problems.append(f"{where}: expected a string, got {type_name(value)}")
         elif (problem := _variable_problem(key, value)) is not None:
             problems.append(f"{where}: {problem}")
 
