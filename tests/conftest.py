@@ -47,3 +47,24 @@ def run_session(specs, tmp_path, **kw):
     session = Session(specs, runs_dir=str(tmp_path), name=kw.pop("name", "test"), **kw)
     summary = asyncio.run(session.run())
     return session, summary
+
+
+def _has_cuda_gpu() -> bool:
+    import shutil
+
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need a CUDA GPU: skipped, with the reason, where there is none."""
+    if any("gpu" in item.keywords for item in items) and not _has_cuda_gpu():
+        skip = pytest.mark.skip(reason="no CUDA GPU on this machine (nvidia-smi -L finds none)")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
