@@ -4,7 +4,8 @@
 
 Each tool runs alone in a detached tmux session of the given size: fwtop replaying
 a recorded three-workload run at recorded speed (so no workload burns CPU
-during the measurement), btop with update_ms = 1000, htop with a 1 s delay.
+during the measurement), btop with update_ms = 1000, htop with a 1 s delay, and a bare Textual app
+(benchmarks/bare_textual_app.py: a static text and a footer) as Textual's floor.
 After a warm-up, for ``--seconds``: CPU time of the tool's process tree (as %
 of one core), bytes it wrote to the terminal (tmux pipe-pane), and its RSS.
 Then the start-up time: launch to the first complete dashboard frame
@@ -87,8 +88,8 @@ def tmux(*args: str) -> str:
 
 
 def measure(name: str, command: str, size: tuple[int, int], seconds: float, tmp: Path, env: dict) -> dict:
-    session = f"fwtop-bench-{name}"
-    out = tmp / f"{name}.bytes"
+    session = "fwtop-bench-" + name.replace(" ", "-")
+    out = tmp / f"{session}.bytes"
     out.touch()
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     env_args = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")]
@@ -172,6 +173,14 @@ def main() -> None:
             measure("fwtop", f"{sys.executable} -m fwtop replay {run_dir}", size, args.seconds, tmp, env),
             measure("btop", "btop", size, args.seconds, tmp, {**env, "XDG_CONFIG_HOME": str(btop_home)}),
             measure("htop", "htop -d 10", size, args.seconds, tmp, env),
+            measure(
+                "bare Textual app",
+                f"{sys.executable} {Path(__file__).with_name('bare_textual_app.py')}",
+                size,
+                args.seconds,
+                tmp,
+                env,
+            ),
         ]
         fw_start, imp = startup(run_dir, size, args.startup_repeats)
     btop = next(r for r in results if r["tool"] == "btop")

@@ -93,6 +93,7 @@ async def test_replay_in_the_dashboard(recorded):
                 break
         assert all(w.state == FINISHED for w in replay.workloads)
         await pilot.pause(0.6)
-        state = str(app.query(WorkloadPanel)[0].query_one(".state").render())
-        assert "finished after 6 steps" in state
+        panel = app.query(WorkloadPanel)[0]
+        assert str(panel.query_one(".state").render()) == "finished"
+        assert "step 6/6" in str(panel.query_one(".stats").render())
         await pilot.press("q")

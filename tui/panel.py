@@ -20,17 +20,20 @@ from .format import fmt_bytes, fmt_duration, fmt_rate
 CHART_POINTS = 400  # the widest chart shows 2 points per cell
 
 
-def state_text(w: Workload, steps: int) -> str:
+def state_text(w: Workload) -> str:
+    """The state line: changes only when the state does (the step count is in the stats block)."""
     if w.state == FAILED:
         return f"FAILED: {w.reason}"
     if w.state == COMPILING:
         return "compiling (first step)"
-    if w.state == STARTING:
-        return "starting"
-    if w.state in (RUNNING, PAUSED):
-        total = f"/{w.spec.steps}" if w.spec.steps else ""
-        return f"{w.state} - step {steps}{total}"
-    return f"{w.state} after {steps} steps" + (f" ({w.reason})" if w.reason and w.state != "finished" else "")
+    if w.state in (STARTING, RUNNING, PAUSED):
+        return w.state
+    return f"{w.state}" + (f" ({w.reason})" if w.reason and w.state != "finished" else "")
+
+
+def progress_text(w: Workload, steps: int) -> str:
+    total = f"/{w.spec.steps}" if w.spec.steps else ""
+    return f"step {steps}{total}"
 
 
 class WorkloadPanel(Vertical):
@@ -118,7 +121,8 @@ class WorkloadPanel(Vertical):
             ratio = "baseline"
         thr = f"{fmt_rate(sps)} samples/s" + (f", {fmt_rate(tps)} tok/s" if tps else "")
         lines = [
-            f"median {fmt_duration(st['median'])}  p95 {fmt_duration(st['p95'])}  ({series.steady_count} steady)",
+            f"{progress_text(w, series.count)}  median {fmt_duration(st['median'])}  p95 {fmt_duration(st['p95'])}"
+            f"  ({series.steady_count} steady)",
             f"{thr}  {fl / 1e12:.3f} TFLOP/s" if fl else thr,
             f"peak {fmt_bytes(peak) if peak is not None else 'n/a'} framework, {fmt_bytes(host.get('rss'))} rss",
             f"first step {fmt_duration((w.compile or {}).get('first_step_s'))}  vs first: {ratio}",
@@ -137,13 +141,12 @@ class WorkloadPanel(Vertical):
 
     def refresh_text(self) -> None:
         w = self.workload
-        series = self.session.timeline.steps(w.id)
-        key = (w.state, w.reason, series.count, bool(w.hello), w.invalid)
+        key = (w.state, w.reason, bool(w.hello))
         if key == self._text_key:
             return
         self._text_key = key
         self._set(".title", self.title_text())
-        self._set(".state", state_text(w, series.count))
+        self._set(".state", state_text(w))
         state = self.query_one(".state", Static)
         state.set_class(w.state == FAILED, "-failed")
         state.set_class(w.state == RUNNING, "-running")
