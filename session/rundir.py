@@ -37,6 +37,18 @@ def write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def ignore_file_size_signal() -> None:
+    """A write past RLIMIT_FSIZE raises SIGXFSZ, which kills by default: ignore it, so the
+    write fails with EFBIG and recording stops with a message like a full disk."""
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
+
+
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -45,6 +57,7 @@ class RunDir:
 
     @classmethod
     def create(cls, root: str | os.PathLike, name: str) -> RunDir:
+        ignore_file_size_signal()
         root = Path(root)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(name)}"

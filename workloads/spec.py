@@ -149,6 +149,7 @@ class WorkloadSpec:
         env.update(os.environ if base is None else base)
         env.update(self.env)
         env[SPEC_ENV] = json.dumps(self.child_spec())
+        env["FWTOP_PARENT_PID"] = str(os.getpid())
         env[EVENT_FD_ENV] = str(event_fd)
         env[CONTROL_FD_ENV] = str(control_fd)
         return env

@@ -28,7 +28,26 @@ def _load_child_package():
     return module
 
 
+def _die_with_parent():
+    """Linux: SIGKILL this child the moment fwtop dies (PR_SET_PDEATHSIG), on top of the
+    control-pipe check, so no orphan keeps device memory. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    expected = os.environ.get("FWTOP_PARENT_PID")
+    if expected and expected.isdigit() and os.getppid() != int(expected):
+        os._exit(4)  # the parent died before the prctl took effect
+
+
 def main():
+    _die_with_parent()
     _load_child_package()
     from _fwtop_child import runtime
 
