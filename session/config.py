@@ -4,6 +4,7 @@
     name = "tf-vs-torch"
     sequential = false
     runs_dir = "runs"
+    stall_after = 300         # seconds without a step before a workload shows as stalled; 0: never
 
     [defaults]                # optional: applied to every workload
     model = "transformer"
@@ -49,7 +50,7 @@ WORKLOAD_KEYS = {
     "sizes": "table",
     "env": "table",
 }
-SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR}
+SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR, "stall_after": _NUM}
 TOP_KEYS = {"session": "table", "defaults": "table", "workload": "array of tables"}
 
 
@@ -60,6 +61,7 @@ class Config:
     name: str = ""
     sequential: bool = False
     runs_dir: str | None = None
+    stall_after: float | None = None
     raw: dict = field(default_factory=dict)
 
 
@@ -132,6 +134,8 @@ def load_config(path: str) -> Config:
     _check_table(file, "", raw, TOP_KEYS)
     session = raw.get("session", {})
     _check_table(file, "session", session, SESSION_KEYS)
+    if session.get("stall_after", 0) < 0:
+        raise UserError(f"{file}: session.stall_after: must be 0 (never) or a number of seconds")
     defaults = raw.get("defaults", {})
     _check_table(file, "defaults", defaults, {k: v for k, v in WORKLOAD_KEYS.items() if k != "name"})
     workloads = raw.get("workload")
@@ -164,5 +168,6 @@ def load_config(path: str) -> Config:
         name=session.get("name", "") or p.stem,
         sequential=session.get("sequential", False),
         runs_dir=session.get("runs_dir"),
+        stall_after=session.get("stall_after"),
         raw=raw,
     )

@@ -29,6 +29,8 @@ LOG_LINES = 2000  # log lines kept in memory per workload (all of them go to the
 
 # Workload states. A workload ends in finished, stopped or failed.
 PENDING, STARTING, COMPILING, RUNNING, PAUSED = "pending", "starting", "compiling", "running", "paused"
+STALLED = "stalled"  # no step for stall_after seconds; back to running at the next step
+DEFAULT_STALL_AFTER = 300.0
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 ENDED = (FINISHED, STOPPED, FAILED)
 
@@ -63,6 +65,7 @@ class Workload:
     ended_at: float | None = None
     runner: Runner | None = None
     stop_requested: bool = False
+    last_progress: float = 0.0  # monotonic time of the start or the last step
 
     @property
     def label(self) -> str:
@@ -84,12 +87,14 @@ class Session:
         sequential: bool = False,
         probes: list[Probe] | None = None,
         config: dict | None = None,
+        stall_after: float | None = DEFAULT_STALL_AFTER,
     ) -> None:
         self.name = name
         self.runs_dir = runs_dir
         self.record = record
         self.sequential = sequential
         self.config = config or {}
+        self.stall_after = stall_after
         self.timeline = Timeline()
         self.workloads: list[Workload] = []
         self.probes = probes if probes is not None else [HostProbe()]
@@ -143,7 +148,10 @@ class Session:
             return
         if isinstance(ev, StepEvent):
             self.timeline.add_step(w.id, ev)
-            if w.state in (STARTING, COMPILING):
+            w.last_progress = time.monotonic()
+            if w.state == STALLED:
+                w.reason = ""
+            if w.state in (STARTING, COMPILING, STALLED):
                 w.state = RUNNING
             self._record(
                 w.id,
@@ -171,6 +179,7 @@ class Session:
             state = ev.get("state")
             if state in (PAUSED, RUNNING) and not w.ended:
                 w.state = state
+                w.last_progress = time.monotonic()  # time paused is not a stall
         elif ev.kind == "notice":
             w.notices.append(str(ev.get("message", "")))
             self._on_output(w, f"[fwtop] {ev.get('message', '')}")
@@ -211,6 +220,8 @@ class Session:
             self.rundir.write_json("config.json", self.resolved_config())
         for probe in self.probes:
             self._probe_tasks.append(asyncio.create_task(self._probe_loop(probe)))
+        if self.stall_after:
+            self._probe_tasks.append(asyncio.create_task(self._stall_watch()))
         if not self.sequential:
             for w in self.workloads:
                 await self.start_workload(w)
@@ -219,6 +230,7 @@ class Session:
     async def start_workload(self, w: Workload) -> None:
         w.state = STARTING
         w.started_at = time.time()
+        w.last_progress = time.monotonic()
         w.runner = Runner(w.spec, lambda ev, w=w: self._on_event(w, ev), lambda line, w=w: self._on_output(w, line))
         try:
             await w.runner.start()
@@ -258,6 +270,19 @@ class Session:
         roots = {w.id: w.runner.pid for w in self.workloads if w.runner and w.runner.running and w.runner.pid}
         for probe in self.probes:
             probe.watch(roots)
+
+    async def _stall_watch(self) -> None:
+        """Mark a workload stalled when it has made no step for ``stall_after`` seconds."""
+        assert self.stall_after
+        while True:
+            await asyncio.sleep(min(1.0, self.stall_after / 4))
+            now = time.monotonic()
+            for w in self.workloads:
+                if w.state in (STARTING, COMPILING, RUNNING) and now - w.last_progress > self.stall_after:
+                    w.state = STALLED
+                    w.reason = f"no step for {self.stall_after:.0f} s"
+                    self._record(w.id, "stalled", time.time(), {"after_s": self.stall_after})
+                    self._notify("stalled", w.id)
 
     async def _probe_loop(self, probe: Probe) -> None:
         try:

@@ -74,6 +74,11 @@ BAD_CONFIGS = {
     "unknown device": ("[[workload]]\nframework='jax'\ndevice='tpu'\n", "unknown device 'tpu'"),
     "bad compile": ("[[workload]]\nframework='jax'\ncompile='xla'\n", "does not apply to jax"),
     "bad python": ("[[workload]]\nframework='jax'\npython='/nope/python'\n", "interpreter /nope/python does not exist"),
+    "stall type": (
+        "[session]\nstall_after='x'\n[[workload]]\nframework='jax'\n",
+        "session.stall_after: expected a number",
+    ),
+    "negative stall": ("[session]\nstall_after=-1\n[[workload]]\nframework='jax'\n", "session.stall_after: must be 0"),
     "session type": (
         "[session]\nsequential='yes'\n[[workload]]\nframework='jax'\n",
         "session.sequential: expected true or false",
@@ -110,6 +115,8 @@ BAD_FLAGS = {
     "python is a dir": (["compare", "torch", "--python", "/tmp"], "not an executable"),
     "python not on PATH": (["compare", "torch", "--python", "python9.9"], "not on PATH"),
     "unknown command flag": (["devices", "--gpu"], "unrecognized arguments"),
+    "bad stall": (["compare", "torch", "--stall-after", "soon"], "invalid float value"),
+    "negative stall": (["compare", "torch", "--stall-after", "-1"], "stall_after must be 0"),
 }
 
 

@@ -220,3 +220,35 @@ def test_headless_exit_status_on_failure(tmp_path, bare_python):
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout and "tensorflow is not installed in" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+async def test_a_hanging_workload_is_marked_stalled_and_recovers(tmp_path):
+    """A child that stops making steps shows as stalled; when steps resume it is running again."""
+    fake = tmp_path / "slow-python"
+    fake.write_text(
+        textwrap.dedent("""\
+        #!/bin/bash
+        fd=$FWTOP_EVENT_FD
+        now() { date +%s.%N; }
+        printf '{"v":1,"event":"hello","t":%s,"framework":"torch"}\\n' "$(now)" >&$fd
+        printf '{"v":1,"event":"step","t":%s,"index":0,"duration":0.1}\\n' "$(now)" >&$fd
+        sleep 2.5
+        printf '{"v":1,"event":"step","t":%s,"index":1,"duration":0.1}\\n' "$(now)" >&$fd
+        sleep 30
+    """)
+    )
+    fake.chmod(0o755)
+    s = Session([WorkloadSpec.create("torch", python=str(fake))], runs_dir=str(tmp_path), stall_after=1.0)
+    await s.start()
+    w = s.workloads[0]
+    try:
+        await wait_for(lambda: w.state == "stalled", timeout=10, what="stalled")
+        assert w.reason == "no step for 1 s"
+        await wait_for(lambda: w.state == RUNNING, timeout=10, what="running again")
+        assert w.reason == ""
+        await wait_for(lambda: w.state == "stalled", timeout=10, what="stalled again")
+    finally:
+        await s.stop()
+    assert w.state == STOPPED
+    kinds = [e["event"] for e in read_jsonl(s.rundir.path / "events.jsonl")]
+    assert kinds.count("stalled") == 2

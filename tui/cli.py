@@ -71,6 +71,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sequential", action="store_true", help="run the workloads one after another, not in parallel")
     g.add_argument("--runs-dir", default=None, help="where run directories go (default: ./runs or $FWTOP_RUNS_DIR)")
     g.add_argument("--no-record", action="store_true", help="do not write a run directory")
+    g.add_argument(
+        "--stall-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="mark a workload stalled after this long without a step (default 300; 0: never)",
+    )
     g.add_argument("--name", default=None, help="name of the run (used in the run directory's name)")
     g.add_argument(
         "--theme",
@@ -243,18 +250,23 @@ def use_dashboard(args) -> bool:
     return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
-def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None) -> int:
-    from fwtop.session.session import Session
+def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None, stall_after=None) -> int:
+    from fwtop.session.session import DEFAULT_STALL_AFTER, Session
 
     from .headless import comparison_table, run_headless
 
     runs = args.runs_dir or runs_dir or os.environ.get("FWTOP_RUNS_DIR") or "runs"
+    stall = args.stall_after if args.stall_after is not None else stall_after
+    stall = DEFAULT_STALL_AFTER if stall is None else stall
+    if stall < 0:
+        raise UserError(f"stall_after must be 0 (never) or a number of seconds, got {stall}")
     session = Session(
         specs,
         name=args.name or name,
         runs_dir=runs,
         record=not args.no_record,
         sequential=args.sequential or sequential,
+        stall_after=stall or None,  # 0: never
     )
     if not use_dashboard(args):
         return asyncio.run(run_headless(session, as_json=args.json))
@@ -330,7 +342,14 @@ def main(argv: list[str] | None = None) -> int:
             from fwtop.session.config import load_config
 
             cfg = load_config(args.config)
-            return _run(cfg.specs, args, name=cfg.name, sequential=cfg.sequential, runs_dir=cfg.runs_dir)
+            return _run(
+                cfg.specs,
+                args,
+                name=cfg.name,
+                sequential=cfg.sequential,
+                runs_dir=cfg.runs_dir,
+                stall_after=cfg.stall_after,
+            )
         return _run(_default_specs(args), args, name="default")
     except UserError as exc:
         print(f"fwtop: {exc}", file=sys.stderr)

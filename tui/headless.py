@@ -70,6 +70,8 @@ class Progress:
                 total = f"/{w.spec.steps}" if w.spec.steps else ""
                 loss = f"  loss {st.loss:.4f}" if st.loss is not None else ""
                 self._print(w, f"step {st.index + 1}{total}  {fmt_duration(st.duration)}{loss}")
+        elif kind == "stalled":
+            self._print(w, f"STALLED: {w.reason} (still waiting; fwtop does not kill it)")
         elif kind == "notice":
             self._print(w, f"notice: {w.notices[-1]}")
         elif kind == "invalid" and w.invalid in (1, 10, 100, 1000):

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from fwtop.session.session import COMPILING, FAILED, PAUSED, RUNNING, STARTING, Session, Workload
+from fwtop.session.session import COMPILING, FAILED, PAUSED, RUNNING, STALLED, STARTING, Session, Workload
 from fwtop.session.stats import step_stats, throughput
 
 from .chart import BrailleChart
@@ -24,6 +24,8 @@ def state_text(w: Workload) -> str:
     """The state line: changes only when the state does (the step count is in the stats block)."""
     if w.state == FAILED:
         return f"FAILED: {w.reason}"
+    if w.state == STALLED:
+        return f"STALLED: {w.reason}"
     if w.state == COMPILING:
         return "compiling (first step)"
     if w.state in (STARTING, RUNNING, PAUSED):
@@ -150,7 +152,7 @@ class WorkloadPanel(Vertical):
         state = self.query_one(".state", Static)
         state.set_class(w.state == FAILED, "-failed")
         state.set_class(w.state == RUNNING, "-running")
-        state.set_class(w.state == PAUSED, "-paused")
+        state.set_class(w.state in (PAUSED, STALLED), "-paused")
 
     def refresh_stats(self) -> None:
         """The statistics block: at the chart rate (computing percentiles sorts every steady step)."""
