@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import platform
-import signal
 import socket
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from fwtop import __version__
 from fwtop.probes.base import Probe
@@ -22,58 +19,23 @@ from fwtop.workloads.runner import Runner
 from fwtop.workloads.spec import WorkloadSpec
 
 from .rundir import RunDir
-from .stats import step_stats, throughput
+from .summary import session_summary, workload_summary
 from .timeline import Timeline
-
-LOG_LINES = 2000  # log lines kept in memory per workload (all of them go to the run directory)
-
-# Workload states. A workload ends in finished, stopped or failed.
-PENDING, STARTING, COMPILING, RUNNING, PAUSED = "pending", "starting", "compiling", "running", "paused"
-STALLED = "stalled"  # no step for stall_after seconds; back to running at the next step
-DEFAULT_STALL_AFTER = 300.0
-FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
-ENDED = (FINISHED, STOPPED, FAILED)
-
-
-def describe_exit(rc: int) -> str:
-    if rc < 0:
-        try:
-            name = signal.Signals(-rc).name
-        except ValueError:
-            name = f"signal {-rc}"
-        return f"killed by {name}"
-    return f"exited with status {rc}"
-
-
-@dataclass
-class Workload:
-    id: str
-    spec: WorkloadSpec
-    state: str = PENDING
-    hello: dict | None = None
-    compile: dict | None = None
-    error: dict | None = None
-    bye: dict | None = None
-    reason: str = ""
-    exit_code: int | None = None
-    invalid: int = 0
-    last_invalid: str = ""
-    notices: list = field(default_factory=list)
-    log: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
-    log_count: int = 0  # lines ever received (the deque keeps the last LOG_LINES)
-    started_at: float | None = None
-    ended_at: float | None = None
-    runner: Runner | None = None
-    stop_requested: bool = False
-    last_progress: float = 0.0  # monotonic time of the start or the last step
-
-    @property
-    def label(self) -> str:
-        return self.spec.label
-
-    @property
-    def ended(self) -> bool:
-        return self.state in ENDED
+from .workload import (  # noqa: F401 - re-exported: callers import the states from here
+    COMPILING,
+    DEFAULT_STALL_AFTER,
+    ENDED,
+    FAILED,
+    FINISHED,
+    PAUSED,
+    PENDING,
+    RUNNING,
+    STALLED,
+    STARTING,
+    STOPPED,
+    Workload,
+    describe_exit,
+)
 
 
 class Session:
@@ -410,71 +372,14 @@ class Session:
             raise
         return await self.close()
 
-    # -- summary -----------------------------------------------------------------------
+    # -- summary (session/summary.py) ---------------------------------------------------
 
     @property
     def failed(self) -> list[Workload]:
         return [w for w in self.workloads if w.state == FAILED]
 
     def workload_summary(self, w: Workload) -> dict:
-        series = self.timeline.steps(w.id)
-        hello = w.hello or {}
-        st = step_stats(series.steady)
-        host_peaks = self.timeline.peaks.get(("host", w.id), {})
-        flops = hello.get("flops_per_step")
-        tflops = throughput(flops, series.steady_count, series.steady_time)
-        last = series.last
-        return {
-            "id": w.id,
-            "label": w.label,
-            "framework": w.spec.framework,
-            "framework_version": hello.get("framework_version"),
-            "model": w.spec.model,
-            "sizes": w.spec.resolved_sizes,
-            "device": hello.get("device", w.spec.device),
-            "device_name": hello.get("device_name"),
-            "dtype": w.spec.dtype,
-            "compile": w.spec.compile,
-            "python": w.spec.python,
-            "params": hello.get("params"),
-            "flops_per_step": flops,
-            "preallocates": hello.get("preallocates"),
-            "state": w.state,
-            "reason": w.reason,
-            "exit_code": w.exit_code,
-            "steps": series.count,
-            "steady_steps": series.steady_count,
-            "excluded_steps": series.excluded,
-            "step_time_s": st,
-            "samples_per_s": throughput(last.samples if last else None, series.steady_count, series.steady_time),
-            "tokens_per_s": throughput(last.tokens if last else None, series.steady_count, series.steady_time),
-            "tflops": tflops / 1e12 if tflops else None,
-            "first_step_s": (w.compile or {}).get("first_step_s"),
-            "time_to_first_step_s": (w.compile or {}).get("since_start_s"),
-            "final_loss": last.loss if last else None,
-            "peak_memory": {
-                "framework_allocated": series.mem_peak.get("peak", series.mem_peak.get("allocated")),
-                "framework_reserved": series.mem_peak.get("reserved"),
-                "host_rss": host_peaks.get("rss"),
-            },
-            "invalid_lines": w.invalid,
-        }
+        return workload_summary(self, w)
 
     def summary(self) -> dict:
-        workloads = [self.workload_summary(w) for w in self.workloads]
-        base = next((s for s in workloads if s["step_time_s"]["median"]), None)
-        for s in workloads:
-            med = s["step_time_s"]["median"]
-            s["ratio_to_first"] = med / base["step_time_s"]["median"] if (base and med) else None
-        return {
-            "fwtop": __version__,
-            "name": self.name,
-            "run_dir": str(self.rundir.path) if self.rundir else None,
-            "recording_error": self.rundir.error if self.rundir else None,
-            "started": self.started_at,
-            "ended": self.ended_at,
-            "sequential": self.sequential,
-            "baseline": base["label"] if base else None,
-            "workloads": workloads,
-            "failed": [w.label for w in self.failed],
-        }
+        return session_summary(self)

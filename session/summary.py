@@ -1,0 +1,79 @@
+"""Summary statistics of a session (summary.json and the comparison table)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fwtop import __version__
+
+from .stats import step_stats, throughput
+
+if TYPE_CHECKING:
+    from .session import Session, Workload
+
+
+def workload_summary(session: Session, w: Workload) -> dict:
+    """One workload's statistics, as written to summary.json."""
+    series = session.timeline.steps(w.id)
+    hello = w.hello or {}
+    st = step_stats(series.steady)
+    host_peaks = session.timeline.peaks.get(("host", w.id), {})
+    flops = hello.get("flops_per_step")
+    tflops = throughput(flops, series.steady_count, series.steady_time)
+    last = series.last
+    return {
+        "id": w.id,
+        "label": w.label,
+        "framework": w.spec.framework,
+        "framework_version": hello.get("framework_version"),
+        "model": w.spec.model,
+        "sizes": w.spec.resolved_sizes,
+        "device": hello.get("device", w.spec.device),
+        "device_name": hello.get("device_name"),
+        "dtype": w.spec.dtype,
+        "compile": w.spec.compile,
+        "python": w.spec.python,
+        "params": hello.get("params"),
+        "flops_per_step": flops,
+        "preallocates": hello.get("preallocates"),
+        "state": w.state,
+        "reason": w.reason,
+        "exit_code": w.exit_code,
+        "steps": series.count,
+        "steady_steps": series.steady_count,
+        "excluded_steps": series.excluded,
+        "step_time_s": st,
+        "samples_per_s": throughput(last.samples if last else None, series.steady_count, series.steady_time),
+        "tokens_per_s": throughput(last.tokens if last else None, series.steady_count, series.steady_time),
+        "tflops": tflops / 1e12 if tflops else None,
+        "first_step_s": (w.compile or {}).get("first_step_s"),
+        "time_to_first_step_s": (w.compile or {}).get("since_start_s"),
+        "final_loss": last.loss if last else None,
+        "peak_memory": {
+            "framework_allocated": series.mem_peak.get("peak", series.mem_peak.get("allocated")),
+            "framework_reserved": series.mem_peak.get("reserved"),
+            "host_rss": host_peaks.get("rss"),
+        },
+        "invalid_lines": w.invalid,
+    }
+
+
+def session_summary(session: Session) -> dict:
+    """The whole session: every workload, ratios to the first, failures, the run directory."""
+    workloads = [workload_summary(session, w) for w in session.workloads]
+    base = next((s for s in workloads if s["step_time_s"]["median"]), None)
+    for s in workloads:
+        med = s["step_time_s"]["median"]
+        s["ratio_to_first"] = med / base["step_time_s"]["median"] if (base and med) else None
+    return {
+        "fwtop": __version__,
+        "name": session.name,
+        "run_dir": str(session.rundir.path) if session.rundir else None,
+        "recording_error": session.rundir.error if session.rundir else None,
+        "started": session.started_at,
+        "ended": session.ended_at,
+        "sequential": session.sequential,
+        "baseline": base["label"] if base else None,
+        "workloads": workloads,
+        "failed": [w.label for w in session.failed],
+    }
