@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import platform
 import socket
 import sys
@@ -57,6 +58,7 @@ class Session:
         self.sequential = sequential
         self.config = config or {}
         self.stall_after = stall_after
+        self.warnings: list[str] = []  # session-wide notices for the user (shown once)
         self.timeline = Timeline()
         self.workloads: list[Workload] = []
         self.probes = probes if probes is not None else [HostProbe()]
@@ -135,6 +137,7 @@ class Session:
         if ev.kind == "hello":
             w.hello = dict(ev.data)
             w.state = COMPILING
+            self._check_shared_cpu()
         elif ev.kind == "compile":
             w.compile = dict(ev.data)
         elif ev.kind == "state":
@@ -151,6 +154,19 @@ class Session:
         elif ev.kind == "bye":
             w.bye = dict(ev.data)
         self._notify(ev.kind, w.id)
+
+    def _check_shared_cpu(self) -> None:
+        """Workloads training on the CPU in parallel compete for its cores: say so, once."""
+        if self.sequential or any("share the CPU" in x for x in self.warnings):
+            return
+        on_cpu = [w for w in self.workloads if not w.ended and (w.hello or {}).get("device_kind") == "cpu"]
+        if len(on_cpu) >= 2:
+            cores = os.cpu_count() or 1
+            self.warnings.append(
+                f"{len(on_cpu)} workloads share the CPU ({cores} cores) in parallel: their step times include "
+                "the contention; use --sequential (or sequential = true) for timings of each alone"
+            )
+            self._notify("warning")
 
     def _on_output(self, w: Workload, line: str) -> None:
         w.log.append(line)

@@ -76,4 +76,5 @@ def session_summary(session: Session) -> dict:
         "baseline": base["label"] if base else None,
         "workloads": workloads,
         "failed": [w.label for w in session.failed],
+        "warnings": list(session.warnings),
     }

@@ -196,6 +196,8 @@ def test_headless_compare_cli(tmp_path):
     labels = [w["label"] for w in summary["workloads"]]
     assert labels == ["torch-mlp", "torch-mlp-2"]
     assert summary["workloads"][0]["ratio_to_first"] == 1.0
+    assert len(summary["warnings"]) == 1 and "2 workloads share the CPU" in summary["warnings"][0]
+    assert "fwtop: warning: 2 workloads share the CPU" in proc.stderr
     assert "step 5/5" in proc.stderr or "finished after 5 steps" in proc.stderr
     text = run_fwtop(
         "compare",
@@ -213,6 +215,7 @@ def test_headless_compare_cli(tmp_path):
     )
     assert text.returncode == 0, text.stderr
     assert "TFLOP/s" in text.stdout and "torch-matmul" in text.stdout
+    assert "share the CPU" not in text.stdout  # one workload, and sequential
 
 
 def test_headless_exit_status_on_failure(tmp_path, bare_python):

@@ -160,7 +160,12 @@ class FwtopApp(App):
         self._select(0)
         self.set_interval(TEXT_INTERVAL, self._refresh_text)
         self.set_interval(self.chart_interval, self._refresh_charts)
+        self.session.listeners.append(self._on_session)
         self.run_worker(self._run_session(), name="session", exit_on_error=False)
+
+    def _on_session(self, kind: str, wid: str | None) -> None:
+        if kind == "warning":
+            self.notify(self.session.warnings[-1], severity="warning", timeout=20)
 
     async def _run_session(self) -> None:
         await self.session.start()

@@ -35,6 +35,9 @@ class Progress:
         if kind == "session" and s.rundir is not None:
             self._print(None, f"fwtop: recording to {s.rundir.path}")
             return
+        if kind == "warning":
+            self._print(None, f"fwtop: warning: {s.warnings[-1]}")
+            return
         if wid is None:
             return
         w = s.get(wid)
@@ -143,6 +146,7 @@ def comparison_table(summary: dict) -> str:
     for s in summary["workloads"]:
         if s["state"] == FAILED:
             notes.append(f"{s['label']} failed: {s['reason']}")
+    notes += [f"warning: {w}" for w in summary.get("warnings", [])]
     if summary.get("recording_error"):
         notes.append(summary["recording_error"])
     if summary.get("run_dir"):
