@@ -181,9 +181,10 @@ class FwtopApp(App):
             where = f"replaying {run_path.name}  {s.position:.0f}/{s.duration:.0f} s (end: jump to end)"
         else:
             where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
-        self.main.query_one("#topbar", Static).update(
-            f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
-        )
+        text = f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
+        if text != self._topbar_text:  # a fixed one-line bar: repaint on change, never relayout
+            self._topbar_text = text
+            self.main.query_one("#topbar", Static).update(text, layout=False)
 
     def _refresh_text(self) -> None:
         with self.batch_update():
