@@ -198,6 +198,7 @@ def _specs_from_compare(args) -> list:
         value = getattr(args, key)
         if value is not None:
             sizes[key] = value
+    default_steps = _default_steps(args)
     specs = []
     for fw in args.frameworks:
         kw = {
@@ -212,8 +213,8 @@ def _specs_from_compare(args) -> list:
         for key in ("steps", "warmup", "lr"):
             if getattr(args, key) is not None:
                 kw[key] = getattr(args, key)
-        if args.steps is None and _default_steps(args) is not None:
-            kw["steps"] = _default_steps(args)
+        if args.steps is None and default_steps is not None:
+            kw["steps"] = default_steps
         specs.append(WorkloadSpec.create(fw, **kw))
     return specs
 

@@ -69,9 +69,9 @@ class WorkloadSpec:
         try:
             fw = common.normalize_framework(framework)
             model = kw.get("model") or DEFAULT_MODEL
-            sizes = models.resolve_sizes(model, kw.get("sizes") or {})
-            # Keep only what the user set: defaults stay visible in the resolved config.
-            user_sizes = {k: v for k, v in (kw.get("sizes") or {}).items()}
+            # Validated here; the spec keeps only what the user set (resolved_sizes adds the defaults).
+            user_sizes = dict(kw.get("sizes") or {})
+            models.resolve_sizes(model, user_sizes)
             common.parse_device(kw.get("device") or "auto")
             dtype = common.normalize_dtype(kw.get("dtype") or "float32")
             compile_mode = common.normalize_compile(fw, kw.get("compile") or None)
@@ -89,7 +89,6 @@ class WorkloadSpec:
         for k, v in env.items():
             if not isinstance(k, str) or not isinstance(v, str):
                 raise UserError(f"env entries must be strings, got {k!r} = {v!r}")
-        del sizes
         return cls(
             framework=fw,
             model=model,
