@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fwtop import __version__
 
-from .stats import step_stats, throughput
+from .stats import throughput
 
 if TYPE_CHECKING:
     from .session import Session, Workload
@@ -16,7 +16,7 @@ def workload_summary(session: Session, w: Workload) -> dict:
     """One workload's statistics, as written to summary.json."""
     series = session.timeline.steps(w.id)
     hello = w.hello or {}
-    st = step_stats(series.steady)
+    st = series.stats()
     host_peaks = session.timeline.peaks.get(("host", w.id), {})
     flops = hello.get("flops_per_step")
     tflops = throughput(flops, series.steady_count, series.steady_time)

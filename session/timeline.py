@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from fwtop.probes.base import Sample
 from fwtop.workloads.events import StepEvent
 
+from .stats import step_stats
+
 DEFAULT_CAPACITY = 4096  # points kept per series for charts
 MAX_STEADY = 2_000_000  # steady-state durations kept for statistics (16 MB at most)
 
@@ -28,9 +30,16 @@ class StepSeries:
     last: StepEvent | None = None
     mem_peak: dict = field(default_factory=dict)  # allocated/reserved/peak maxima in bytes
     excluded: int = 0  # steps kept out of the statistics (warm-up, profiled)
+    _stats: tuple[int, dict] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.steps = deque(maxlen=self.capacity)
+
+    def stats(self) -> dict:
+        """step_stats of the steady steps, computed once per new steady step (it sorts them all)."""
+        if self._stats is None or self._stats[0] != len(self.steady):
+            self._stats = (len(self.steady), step_stats(self.steady))
+        return self._stats[1]
 
     def add(self, step: StepEvent, steady: bool = True) -> None:
         self.steps.append(step)

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from fwtop.session.session import COMPILING, FAILED, PAUSED, RUNNING, STALLED, STARTING, Session, Workload
-from fwtop.session.stats import step_stats, throughput
+from fwtop.session.stats import throughput
 
 from .chart import BrailleChart
 from .format import fmt_bytes, fmt_duration, fmt_rate
@@ -105,7 +105,7 @@ class WorkloadPanel(Vertical):
         s = self.session
         w = self.workload
         series = s.timeline.steps(w.id)
-        st = step_stats(series.steady)
+        st = series.stats()
         h = w.hello or {}
         last = series.last
         sps = throughput(last.samples if last else None, series.steady_count, series.steady_time)
@@ -116,7 +116,7 @@ class WorkloadPanel(Vertical):
         first = s.workloads[0] if s.workloads else None
         ratio = "n/a"
         if first is not None and first.id != w.id and st["median"]:
-            base = step_stats(s.timeline.steps(first.id).steady)["median"]
+            base = s.timeline.steps(first.id).stats()["median"]
             if base:
                 ratio = f"{st['median'] / base:.2f}x {first.label}"
         elif first is not None and first.id == w.id:
