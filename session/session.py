@@ -159,7 +159,9 @@ class Session:
         """Workloads training on the CPU in parallel compete for its cores: say so, once."""
         if self.sequential or any("share the CPU" in x for x in self.warnings):
             return
-        on_cpu = [w for w in self.workloads if not w.ended and (w.hello or {}).get("device_kind") == "cpu"]
+        # Ended ones count too: a short workload may finish before a slower one's hello,
+        # yet their start-ups and steps overlapped.
+        on_cpu = [w for w in self.workloads if (w.hello or {}).get("device_kind") == "cpu"]
         if len(on_cpu) >= 2:
             cores = os.cpu_count() or 1
             self.warnings.append(

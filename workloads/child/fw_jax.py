@@ -31,6 +31,7 @@ _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.floa
 
 # --------------------------------------------------------------------------- devices
 
+
 def _platform_text(dev) -> str:
     parts = [str(getattr(dev, "platform", ""))]
     try:
@@ -92,7 +93,11 @@ def _seen() -> str:
 
 def _no_gpu_message(text: str, kind: str, why) -> str:
     msg = "%s is not available to jax %s: jax sees no %s GPU (devices: %s)" % (
-        text, jax.__version__, "CUDA" if kind == "cuda" else "ROCm", _seen())
+        text,
+        jax.__version__,
+        "CUDA" if kind == "cuda" else "ROCm",
+        _seen(),
+    )
     platforms_env = os.environ.get("JAX_PLATFORMS")
     if why:
         msg += "; " + why
@@ -108,16 +113,27 @@ def _resolve_device(text: str):
         try:
             return jax.local_devices(backend="cpu")[0], "cpu", "cpu"
         except RuntimeError as exc:
-            raise WorkloadError("cpu is not available to jax %s: %s" % (jax.__version__, str(exc).splitlines()[0])) from None
+            raise WorkloadError(
+                "cpu is not available to jax %s: %s" % (jax.__version__, str(exc).splitlines()[0])
+            ) from None
     if kind in ("cuda", "rocm"):
         devs, why = _gpu_devices(kind)
         if not devs:
             raise WorkloadError(_no_gpu_message(text, kind, why))
         i = 0 if index is None else index
         if i >= len(devs):
-            raise WorkloadError("%s:%d is out of range: jax sees %d %s GPU%s (%s:0%s)" % (
-                kind, i, len(devs), "CUDA" if kind == "cuda" else "ROCm", "" if len(devs) == 1 else "s",
-                kind, "" if len(devs) == 1 else "..%d" % (len(devs) - 1)))
+            raise WorkloadError(
+                "%s:%d is out of range: jax sees %d %s GPU%s (%s:0%s)"
+                % (
+                    kind,
+                    i,
+                    len(devs),
+                    "CUDA" if kind == "cuda" else "ROCm",
+                    "" if len(devs) == 1 else "s",
+                    kind,
+                    "" if len(devs) == 1 else "..%d" % (len(devs) - 1),
+                )
+            )
         return devs[i], "%s:%d" % (kind, i), kind
     if kind == "mps":
         devs = _metal_devices()
@@ -174,10 +190,13 @@ def _check_dtype(dev, device_str: str, dtype: str) -> None:
         jax.block_until_ready(jax.jit(lambda m: jax.nn.gelu(m @ m, approximate=False))(a))
     except Exception as exc:  # noqa: BLE001 - whatever the backend says, it cannot run this dtype
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WorkloadError("jax %s cannot compute in %s on %s: %s" % (jax.__version__, dtype, device_str, first)) from None
+        raise WorkloadError(
+            "jax %s cannot compute in %s on %s: %s" % (jax.__version__, dtype, device_str, first)
+        ) from None
 
 
 # --------------------------------------------------------------------------- layers
+
 
 class _Slot:
     """A placeholder for one tensor of a _Normals draw."""
@@ -206,13 +225,13 @@ class _Normals:
         flat = jax.random.normal(key, (sum(sizes),), jnp.float32)
         pieces, offset = [], 0
         for (shape, std), n in zip(self._specs, sizes):  # noqa: B905 - same length; strict= is Python 3.10+
-            pieces.append(flat[offset:offset + n].reshape(shape) * std)
+            pieces.append(flat[offset : offset + n].reshape(shape) * std)
             offset += n
         return jax.tree_util.tree_map(lambda leaf: pieces[leaf.index] if isinstance(leaf, _Slot) else leaf, tree)
 
 
 def _dense_init(draw, n_in, n_out, bias=True):
-    p = {"w": draw.normal((n_in, n_out), n_in ** -0.5)}
+    p = {"w": draw.normal((n_in, n_out), n_in**-0.5)}
     if bias:
         p["b"] = jnp.zeros((n_out,), jnp.float32)
     return p
@@ -229,8 +248,8 @@ def _conv_init(draw, c_in, c_out):
 
 def _conv(p, x, stride=1):
     y = jax.lax.conv_general_dilated(
-        x, p["w"], window_strides=(stride, stride), padding=((1, 1), (1, 1)),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x, p["w"], window_strides=(stride, stride), padding=((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     return y + p["b"]
 
 
@@ -259,6 +278,7 @@ def _xent(logits, labels):
 # Each takes the resolved sizes and returns (init, forward):
 #   init(k_init, k_data) -> (params, batch), traced once under jax.jit (one compilation, not one per shape);
 #   forward(params, batch, compute_dtype) -> logits; batch["y"] holds the integer labels.
+
 
 def _mlp(s):
     d, w, c, L, B = s["in_dim"], s["width"], s["classes"], s["depth"], s["batch"]
@@ -321,7 +341,7 @@ def _cnn(s):
 def _transformer(s):
     B, T, d, L, H, V = s["batch"], s["seq_len"], s["width"], s["depth"], s["heads"], s["vocab"]
     dh = d // H
-    scale = dh ** -0.5
+    scale = dh**-0.5
 
     def init(k_init, k_data):
         draw = _Normals()
@@ -332,14 +352,16 @@ def _transformer(s):
             "ln_f": _ln_init(d),
         }
         for _ in range(L):
-            params["blocks"].append({
-                "ln1": _ln_init(d),
-                "qkv": _dense_init(draw, d, 3 * d),
-                "proj": _dense_init(draw, d, d),
-                "ln2": _ln_init(d),
-                "w1": _dense_init(draw, d, 4 * d),
-                "w2": _dense_init(draw, 4 * d, d),
-            })
+            params["blocks"].append(
+                {
+                    "ln1": _ln_init(d),
+                    "qkv": _dense_init(draw, d, 3 * d),
+                    "proj": _dense_init(draw, d, d),
+                    "ln2": _ln_init(d),
+                    "w1": _dense_init(draw, d, 4 * d),
+                    "w2": _dense_init(draw, 4 * d, d),
+                }
+            )
         params["head"] = _dense_init(draw, d, V, bias=False)
         params = draw.fill(k_init, params)
         # tokens[t] = (start + t * stride) mod V, T + 1 long: inputs the first T, targets the last T.
@@ -375,6 +397,7 @@ _BUILDERS = {"mlp": _mlp, "cnn": _cnn, "transformer": _transformer}
 
 # --------------------------------------------------------------------------- workloads
 
+
 class _Base:
     def __init__(self, cfg, dev, device_str, device_kind):
         self.version = jax.__version__
@@ -402,8 +425,11 @@ class _Base:
             if reserved is None and self.preallocates and stats.get("bytes_limit"):
                 reserved = int(stats["bytes_limit"])
             peak = stats.get("peak_bytes_in_use")
-            return {"allocated": int(stats["bytes_in_use"]), "reserved": reserved,
-                    "peak": int(peak) if peak is not None else None}
+            return {
+                "allocated": int(stats["bytes_in_use"]),
+                "reserved": reserved,
+                "peak": int(peak) if peak is not None else None,
+            }
         except Exception:  # noqa: BLE001 - memory() must never raise
             return None
 
@@ -421,7 +447,7 @@ class MatmulWorkload(_Base):
         def init(key):
             kx, kw = jax.random.split(key)
             x = jax.random.normal(kx, (n, n), jnp.float32).astype(dt)
-            w = (jax.random.normal(kw, (n, n), jnp.float32) * n ** -0.5).astype(dt)
+            w = (jax.random.normal(kw, (n, n), jnp.float32) * n**-0.5).astype(dt)
             return x, w
 
         with jax.default_device(dev):

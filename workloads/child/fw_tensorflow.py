@@ -32,6 +32,7 @@ _POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mix
 
 # --------------------------------------------------------------------------- devices
 
+
 def _gpu_kind() -> str:
     """What a 'GPU' device of this TensorFlow build is: cuda, rocm or mps."""
     if sys.platform == "darwin":
@@ -80,16 +81,19 @@ def _resolve_device(text: str):
         raise WorkloadError("%s is not available to tensorflow %s (%s)" % (requested, version, _no_gpu_reason(kind)))
     if kind != gkind:
         hint = "mps" if gkind == "mps" else "%s[:N]" % gkind
-        raise WorkloadError("%s is not available to tensorflow %s: its GPUs are %s devices (%s); use device %s"
-                            % (requested, version, gkind, _build_note(), hint))
+        raise WorkloadError(
+            "%s is not available to tensorflow %s: its GPUs are %s devices (%s); use device %s"
+            % (requested, version, gkind, _build_note(), hint)
+        )
     if kind == "mps":
         index = 0
     elif index is None:
         index = 0
     if index >= len(gpus):
-        raise WorkloadError("%s is out of range: tensorflow %s sees %d GPU%s (%s:0..%s:%d)"
-                            % (requested, version, len(gpus), "" if len(gpus) == 1 else "s",
-                               kind, kind, len(gpus) - 1))
+        raise WorkloadError(
+            "%s is out of range: tensorflow %s sees %d GPU%s (%s:0..%s:%d)"
+            % (requested, version, len(gpus), "" if len(gpus) == 1 else "s", kind, kind, len(gpus) - 1)
+        )
     device = "mps" if kind == "mps" else "%s:%d" % (kind, index)
     return "/GPU:%d" % index, device, kind, gpus[index]
 
@@ -106,11 +110,12 @@ def _device_name(gpu) -> str:
 
 # --------------------------------------------------------------------------- models
 
+
 class _Seeds:
     """Distinct, deterministic seeds for every initializer, derived from the run's seed."""
 
     def __init__(self, seed: int):
-        self._next = (int(seed) * 7919) % (2 ** 31 - 4096)
+        self._next = (int(seed) * 7919) % (2**31 - 4096)
 
     def __call__(self) -> int:
         self._next += 1
@@ -119,9 +124,11 @@ class _Seeds:
 
 def _dense(units: int, fan_in: int, seeds: _Seeds, use_bias: bool = True):
     return keras.layers.Dense(
-        units, use_bias=use_bias,
-        kernel_initializer=keras.initializers.RandomNormal(stddev=fan_in ** -0.5, seed=seeds()),
-        bias_initializer="zeros")
+        units,
+        use_bias=use_bias,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=fan_in**-0.5, seed=seeds()),
+        bias_initializer="zeros",
+    )
 
 
 def _conv(filters: int, c_in: int, seeds: _Seeds, strides: int = 1):
@@ -129,9 +136,14 @@ def _conv(filters: int, c_in: int, seeds: _Seeds, strides: int = 1):
     # Stride 2: the caller pads 1 pixel explicitly and the conv is "valid"
     # ("same" would pad asymmetrically).
     return keras.layers.Conv2D(
-        filters, 3, strides=strides, padding="same" if strides == 1 else "valid", use_bias=True,
+        filters,
+        3,
+        strides=strides,
+        padding="same" if strides == 1 else "valid",
+        use_bias=True,
         kernel_initializer=keras.initializers.RandomNormal(stddev=(9 * c_in) ** -0.5, seed=seeds()),
-        bias_initializer="zeros")
+        bias_initializer="zeros",
+    )
 
 
 def _gelu(x):
@@ -199,9 +211,11 @@ class Block(keras.layers.Layer):
         H, hd = self.heads, self.head_dim
         # tf.split, not slicing: the gradient of a split is one concat, while each
         # slice's gradient would write a full-size zero tensor.
-        q, k, v = [tf.transpose(tf.reshape(t, (B, T, H, hd)), (0, 2, 1, 3))  # (B, H, T, hd)
-                   for t in tf.split(self.qkv(self.ln1(x)), 3, axis=-1)]
-        scores = tf.matmul(q, k, transpose_b=True) * tf.cast(hd ** -0.5, q.dtype)  # (B, H, T, T)
+        q, k, v = [
+            tf.transpose(tf.reshape(t, (B, T, H, hd)), (0, 2, 1, 3))  # (B, H, T, hd)
+            for t in tf.split(self.qkv(self.ln1(x)), 3, axis=-1)
+        ]
+        scores = tf.matmul(q, k, transpose_b=True) * tf.cast(hd**-0.5, q.dtype)  # (B, H, T, T)
         causal = tf.linalg.band_part(tf.ones((T, T), tf.bool), -1, 0)
         # The softmax runs in float32 (as torch autocast does), the matmuls in the compute dtype.
         scores = tf.where(causal, tf.cast(scores, tf.float32), float("-inf"))
@@ -220,8 +234,10 @@ class PositionEmbedding(keras.layers.Layer):
     def __init__(self, seq_len: int, d: int, seed: int):
         super().__init__()
         self.table = self.add_weight(
-            shape=(seq_len, d), name="position_embeddings",
-            initializer=keras.initializers.RandomNormal(stddev=models.EMBED_STD, seed=seed))
+            shape=(seq_len, d),
+            name="position_embeddings",
+            initializer=keras.initializers.RandomNormal(stddev=models.EMBED_STD, seed=seed),
+        )
         self.built = True
 
     def call(self, x):
@@ -233,7 +249,8 @@ class Transformer(keras.Model):
         super().__init__()
         V, T, d = s["vocab"], s["seq_len"], s["width"]
         self.tok = keras.layers.Embedding(
-            V, d, embeddings_initializer=keras.initializers.RandomNormal(stddev=models.EMBED_STD, seed=seeds()))
+            V, d, embeddings_initializer=keras.initializers.RandomNormal(stddev=models.EMBED_STD, seed=seeds())
+        )
         self.pos = PositionEmbedding(T, d, seeds())
         self.blocks = [Block(s, seeds) for _ in range(s["depth"])]
         self.ln_f = keras.layers.LayerNormalization(epsilon=models.LAYERNORM_EPS)
@@ -273,11 +290,14 @@ def _make_data(model: str, s: dict, gen):
 
 def _dtype_error(dtype: str, model: str, device: str, exc: Exception) -> WorkloadError:
     msg = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
-    return WorkloadError("dtype %s cannot run the %s model on %s with tensorflow %s: %s"
-                         % (dtype, model, device, tf.__version__, msg[0] if msg else type(exc).__name__))
+    return WorkloadError(
+        "dtype %s cannot run the %s model on %s with tensorflow %s: %s"
+        % (dtype, model, device, tf.__version__, msg[0] if msg else type(exc).__name__)
+    )
 
 
 # --------------------------------------------------------------------------- workloads
+
 
 class _Workload:
     version = tf.__version__
@@ -329,7 +349,7 @@ class MatmulWorkload(_Workload):
             gen = tf.random.Generator.from_seed(cfg["seed"])
             # Variables, not constants: the chain can never be folded away by a compiler.
             self.x = tf.Variable(tf.cast(gen.normal((n, n)), dtype), trainable=False, name="x")
-            self.w = tf.Variable(tf.cast(gen.normal((n, n), stddev=n ** -0.5), dtype), trainable=False, name="W")
+            self.w = tf.Variable(tf.cast(gen.normal((n, n), stddev=n**-0.5), dtype), trainable=False, name="W")
 
         def chain():
             x = self.x.read_value()
@@ -376,8 +396,11 @@ class TrainWorkload(_Workload):
                 raise _dtype_error(cfg["dtype"], model_name, device, exc) from None
             variables = model.trainable_variables
             optimizer = keras.optimizers.Adam(
-                learning_rate=cfg["lr"], beta_1=models.ADAM["beta1"], beta_2=models.ADAM["beta2"],
-                epsilon=models.ADAM["eps"])
+                learning_rate=cfg["lr"],
+                beta_1=models.ADAM["beta1"],
+                beta_2=models.ADAM["beta2"],
+                epsilon=models.ADAM["eps"],
+            )
             optimizer.build(variables)  # the Adam moments, before any tracing
         self.model, self.optimizer = model, optimizer
         self.params = sum(_size(v.shape) for v in variables)

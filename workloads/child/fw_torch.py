@@ -20,6 +20,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 # --------------------------------------------------------------------------- devices
 
+
 def _build_kind() -> str:
     if getattr(torch.version, "hip", None):
         return "ROCm"
@@ -38,16 +39,16 @@ def _gpu_device(kind: str, index, requested: str):
         raise WorkloadError("%s is not available to torch %s (a CPU-only build)" % (label, version))
     if build != wanted:
         hint = "rocm" if build == "ROCm" else "cuda"
-        raise WorkloadError("%s is not available to torch %s (a %s build: use %s[:N])"
-                            % (label, version, build, hint))
+        raise WorkloadError("%s is not available to torch %s (a %s build: use %s[:N])" % (label, version, build, hint))
     if not torch.cuda.is_available():
         raise WorkloadError("%s is not available to torch %s (torch sees no %s GPU)" % (label, version, wanted))
     count = torch.cuda.device_count()
     index = 0 if index is None else index
     if index >= count:
-        raise WorkloadError("%s:%d is not available to torch %s (it sees %d %s GPU%s: %s:0 to %s:%d)"
-                            % (kind, index, version, count, wanted, "" if count == 1 else "s",
-                               kind, kind, count - 1))
+        raise WorkloadError(
+            "%s:%d is not available to torch %s (it sees %d %s GPU%s: %s:0 to %s:%d)"
+            % (kind, index, version, count, wanted, "" if count == 1 else "s", kind, kind, count - 1)
+        )
     return torch.device("cuda", index), "%s:%d" % (kind, index)
 
 
@@ -72,8 +73,7 @@ def resolve_device(text: str):
     if kind == "mps":
         if not _mps_available():
             mps = getattr(torch.backends, "mps", None)
-            why = ("not built with MPS" if mps is None or not mps.is_built()
-                   else "no MPS device on this machine")
+            why = "not built with MPS" if mps is None or not mps.is_built() else "no MPS device on this machine"
             raise WorkloadError("mps is not available to torch %s (%s)" % (torch.__version__, why))
         return torch.device("mps"), "mps", "mps"
     dev, name = _gpu_device(kind, index, text)
@@ -101,8 +101,10 @@ def _check_dtype(dev: torch.device, kind: str, dtype: torch.dtype, name: str, mo
         return
     where = "%s on %s" % (name, kind if kind != "cpu" else "the CPU")
     if kind in ("cuda", "rocm") and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise WorkloadError("torch %s cannot run %s (%s has no bfloat16 support)"
-                            % (torch.__version__, where, torch.cuda.get_device_name(dev)))
+        raise WorkloadError(
+            "torch %s cannot run %s (%s has no bfloat16 support)"
+            % (torch.__version__, where, torch.cuda.get_device_name(dev))
+        )
     try:
         a = torch.ones(8, 8, device=dev)
         if model == "matmul":
@@ -111,21 +113,22 @@ def _check_dtype(dev: torch.device, kind: str, dtype: torch.dtype, name: str, mo
             with torch.autocast(dev.type, dtype=dtype):
                 out = a @ a
                 if model == "cnn":
-                    out = F.conv2d(torch.ones(1, 2, 4, 4, device=dev), torch.ones(2, 2, 3, 3, device=dev),
-                                   padding=1)
+                    out = F.conv2d(torch.ones(1, 2, 4, 4, device=dev), torch.ones(2, 2, 3, 3, device=dev), padding=1)
                 elif model == "transformer":
                     q = torch.ones(1, 1, 4, 8, device=dev)
                     out = F.scaled_dot_product_attention(q, q, q, is_causal=True)
         _synchronize(dev)
     except (RuntimeError, TypeError, NotImplementedError) as exc:
-        raise WorkloadError("torch %s cannot run %s: %s"
-                            % (torch.__version__, where, str(exc).strip().splitlines()[0] if str(exc) else exc)) from None
+        raise WorkloadError(
+            "torch %s cannot run %s: %s"
+            % (torch.__version__, where, str(exc).strip().splitlines()[0] if str(exc) else exc)
+        ) from None
     if out.dtype != dtype:
-        raise WorkloadError("torch %s cannot run %s (autocast does not support it there)"
-                            % (torch.__version__, where))
+        raise WorkloadError("torch %s cannot run %s (autocast does not support it there)" % (torch.__version__, where))
 
 
 # --------------------------------------------------------------------------- models
+
 
 def _init_dense(module: nn.Module, gen: torch.Generator) -> None:
     """docs/models.md init: dense/conv weights N(0, 1/fan_in), biases 0, LayerNorm 1/0, embeddings N(0, 0.02)."""
@@ -133,7 +136,7 @@ def _init_dense(module: nn.Module, gen: torch.Generator) -> None:
         for m in module.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 fan_in = m.weight[0].numel()  # in_features, or c_in * kh * kw
-                m.weight.normal_(0.0, fan_in ** -0.5, generator=gen)
+                m.weight.normal_(0.0, fan_in**-0.5, generator=gen)
                 if m.bias is not None:
                     m.bias.zero_()
             elif isinstance(m, nn.LayerNorm):
@@ -250,6 +253,7 @@ def _make_adam(params, lr: float, dev: torch.device):
 
 # --------------------------------------------------------------------------- workloads
 
+
 class _Base:
     preallocates = None
 
@@ -263,13 +267,17 @@ class _Base:
     def memory(self):
         try:
             if self._dev.type == "cuda":
-                return {"allocated": int(torch.cuda.memory_allocated(self._dev)),
-                        "reserved": int(torch.cuda.memory_reserved(self._dev)),
-                        "peak": int(torch.cuda.max_memory_allocated(self._dev))}
+                return {
+                    "allocated": int(torch.cuda.memory_allocated(self._dev)),
+                    "reserved": int(torch.cuda.memory_reserved(self._dev)),
+                    "peak": int(torch.cuda.max_memory_allocated(self._dev)),
+                }
             if self._dev.type == "mps":
-                return {"allocated": int(torch.mps.current_allocated_memory()),
-                        "reserved": int(torch.mps.driver_allocated_memory()),
-                        "peak": None}
+                return {
+                    "allocated": int(torch.mps.current_allocated_memory()),
+                    "reserved": int(torch.mps.driver_allocated_memory()),
+                    "peak": None,
+                }
         except Exception:  # noqa: BLE001 - memory() must never raise
             return None
         return None
@@ -283,7 +291,7 @@ class MatmulWorkload(_Base):
         g = torch.Generator(device=dev)
         g.manual_seed(cfg["seed"])
         self.x = torch.randn(n, n, generator=g, device=dev).to(dtype)
-        self.w = (torch.randn(n, n, generator=g, device=dev) * n ** -0.5).to(dtype)
+        self.w = (torch.randn(n, n, generator=g, device=dev) * n**-0.5).to(dtype)
         self.params = self.w.numel()
 
         def chain(x, w):

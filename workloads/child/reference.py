@@ -17,6 +17,7 @@ import time
 import traceback
 
 from . import common, models, protocol
+from . import steps as steps_mod
 
 
 def _error(writer, exc_type: str, message: str, tb: str = "", **extra) -> None:
@@ -64,12 +65,6 @@ def _load_framework_module(fw: str, writer):
             traceback.format_exc(),
         )
         return None
-
-
-def _apply_pending(control, writer) -> None:
-    while control.pending:
-        cmd = control.pending.popleft()
-        writer.emit("notice", level="warning", message="command %r is not supported by this workload yet" % cmd["cmd"])
 
 
 def run(spec: dict, writer, control, started: float) -> int:
@@ -121,19 +116,10 @@ def run(spec: dict, writer, control, started: float) -> int:
         started=started,
     )
 
-    steps, warmup = cfg["steps"], cfg["warmup"]
-    index = 0
-    reason = "done"
-    while steps <= 0 or index < steps:
-        if control.pending:
-            _apply_pending(control, writer)
-        if control.paused and not control.stop_requested:
-            writer.emit("state", state="paused", step=index)
-            control.wait_while_paused()
-            if not control.stop_requested:
-                writer.emit("state", state="running", step=index)
-        if control.stop_requested:
-            reason = "parent_gone" if control.parent_gone else "stopped"
+    driver = steps_mod.StepDriver(writer, control, started, warmup=cfg["warmup"], memory=workload.memory)
+    steps = cfg["steps"]
+    while steps <= 0 or driver.index < steps:
+        if not driver.before_step():
             break
         try:
             t0 = time.perf_counter()
@@ -142,22 +128,8 @@ def run(spec: dict, writer, control, started: float) -> int:
         except Exception as exc:  # noqa: BLE001 - a failing step fails the workload, with its traceback
             tb = traceback.format_exc()
             sys.stderr.write(tb)
-            _error(writer, type(exc).__name__, str(exc) or type(exc).__name__, tb, step=index)
+            _error(writer, type(exc).__name__, str(exc) or type(exc).__name__, tb, step=driver.index)
             return protocol.EXIT_ERROR
-        t_end = time.time()
-        if index == 0:
-            writer.emit("compile", first_step_s=duration, since_start_s=t_end - started)
-        writer.emit(
-            "step",
-            t=t_end,
-            index=index,
-            duration=duration,
-            samples=info["samples_per_step"],
-            tokens=info["tokens_per_step"],
-            loss=protocol.finite_or_none(loss),
-            mem=workload.memory(),
-            warmup=index < warmup,
-        )
-        index += 1
-    writer.emit("bye", steps=index, reason=reason)
+        driver.after_step(duration, loss, info["samples_per_step"], info["tokens_per_step"])
+    driver.bye()
     return protocol.EXIT_OK if not control.parent_gone else protocol.EXIT_PARENT_GONE
