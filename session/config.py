@@ -16,6 +16,12 @@
     sizes = { batch = 8 }
     env = { OMP_NUM_THREADS = "1" }
 
+    [[workload]]                # your own script, run unmodified (fwtop run)
+    script = "train.py"         # relative to this file
+    args = ["--epochs", "3"]
+    cwd = "."                   # working directory, relative to this file
+    python = ".venv/bin/python"
+
 Every unknown key and wrong type is reported as ``FILE: PATH.KEY: problem``.
 """
 
@@ -49,7 +55,12 @@ WORKLOAD_KEYS = {
     "python": _STR,
     "sizes": "table",
     "env": "table",
+    "script": _STR,
+    "args": "an array of strings",
+    "cwd": _STR,
 }
+# The keys a script workload takes (the others describe a reference model).
+SCRIPT_KEYS = ("script", "args", "cwd", "python", "env", "name", "device", "steps", "warmup")
 SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR, "stall_after": _NUM}
 TOP_KEYS = {"session": "table", "defaults": "table", "workload": "array of tables"}
 
@@ -88,6 +99,8 @@ def _check(value, want: str) -> bool:
         return isinstance(value, bool)
     if want == "table":
         return isinstance(value, dict)
+    if want == "an array of strings":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return True
 
 
@@ -116,6 +129,22 @@ def _resolve_python(python: str, base: Path) -> str:
     return python
 
 
+def _script_spec(file: str, where: str, table: dict, merged: dict, base: Path) -> WorkloadSpec:
+    """A [[workload]] with script = "...": reference-model keys of the table itself are errors,
+    those of [defaults] do not apply to it."""
+    for key in table:
+        if key not in SCRIPT_KEYS:
+            raise UserError(f"{file}: {where}.{key}: does not apply to a script (it takes {', '.join(SCRIPT_KEYS)})")
+    kw = {k: table[k] for k in ("cwd", "name", "steps", "warmup") if k in table}  # a script counts its own steps
+    kw.update({k: merged[k] for k in ("env", "device") if k in merged})
+    if "python" in merged:
+        kw["python"] = _resolve_python(merged["python"], base)
+    try:
+        return WorkloadSpec.for_script(merged["script"], merged.get("args", []), base=base, **kw)
+    except UserError as exc:
+        raise UserError(f"{file}: {where}: {exc}") from None
+
+
 def load_config(path: str) -> Config:
     file = str(path)
     p = Path(path)
@@ -137,7 +166,12 @@ def load_config(path: str) -> Config:
     if session.get("stall_after", 0) < 0:
         raise UserError(f"{file}: session.stall_after: must be 0 (never) or a number of seconds")
     defaults = raw.get("defaults", {})
-    _check_table(file, "defaults", defaults, {k: v for k, v in WORKLOAD_KEYS.items() if k != "name"})
+    _check_table(
+        file,
+        "defaults",
+        defaults,
+        {k: v for k, v in WORKLOAD_KEYS.items() if k not in ("name", "script", "args", "cwd")},
+    )
     workloads = raw.get("workload")
     if workloads is None:
         raise UserError(f"{file}: no [[workload]] tables: declare at least one workload")
@@ -153,6 +187,12 @@ def load_config(path: str) -> Config:
         merged = {**defaults, **table}
         merged["sizes"] = {**defaults.get("sizes", {}), **table.get("sizes", {})}
         merged["env"] = {**defaults.get("env", {}), **table.get("env", {})}
+        if "script" in table:
+            specs.append(_script_spec(file, where, table, merged, p.parent))
+            continue
+        for key in ("args", "cwd"):
+            if key in table:
+                raise UserError(f"{file}: {where}.{key}: only a script workload takes {key}")
         if "framework" not in merged:
             raise UserError(f"{file}: {where}.framework: missing (torch, jax or tensorflow)")
         if "python" in merged:

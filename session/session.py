@@ -15,8 +15,8 @@ from collections.abc import Callable
 from fwtop import __version__
 from fwtop.probes.base import Probe
 from fwtop.probes.host import HostProbe
+from fwtop.workloads.attached import make_runner
 from fwtop.workloads.events import Event, Invalid, StepEvent
-from fwtop.workloads.runner import Runner
 from fwtop.workloads.spec import WorkloadSpec
 
 from .rundir import RunDir
@@ -136,7 +136,7 @@ class Session:
         self._record(w.id, ev.kind, ev.t, ev.data)
         if ev.kind == "hello":
             w.hello = dict(ev.data)
-            w.state = COMPILING
+            w.state = RUNNING if ev.get("attached") else COMPILING  # an attached process has no steps
             self._check_shared_cpu()
         elif ev.kind == "compile":
             w.compile = dict(ev.data)
@@ -211,7 +211,9 @@ class Session:
         w.state = STARTING
         w.started_at = time.time()
         w.last_progress = time.monotonic()
-        w.runner = Runner(w.spec, lambda ev, w=w: self._on_event(w, ev), lambda line, w=w: self._on_output(w, line))
+        w.runner = make_runner(
+            w.spec, lambda ev, w=w: self._on_event(w, ev), lambda line, w=w: self._on_output(w, line)
+        )
         try:
             await w.runner.start()
         except OSError as exc:
@@ -258,6 +260,8 @@ class Session:
             await asyncio.sleep(min(1.0, self.stall_after / 4))
             now = time.monotonic()
             for w in self.workloads:
+                if w.spec.attach_pid:
+                    continue  # fwtop sees no steps of a process it only watches
                 if w.state in (STARTING, COMPILING, RUNNING) and now - w.last_progress > self.stall_after:
                     w.state = STALLED
                     w.reason = f"no step for {self.stall_after:.0f} s"

@@ -24,11 +24,12 @@ def workload_summary(session: Session, w: Workload) -> dict:
     return {
         "id": w.id,
         "label": w.label,
-        "framework": w.spec.framework,
+        "framework": hello.get("framework") or w.spec.framework,  # a script's: the framework it imported
         "framework_version": hello.get("framework_version"),
         "model": w.spec.model,
+        "script": w.spec.script or None,
         "sizes": w.spec.resolved_sizes,
-        "device": hello.get("device", w.spec.device),
+        "device": hello.get("device") or w.spec.device,
         "device_name": hello.get("device_name"),
         "dtype": w.spec.dtype,
         "compile": w.spec.compile,

@@ -16,7 +16,7 @@ from fwtop import __version__
 from fwtop.workloads.child import common, models
 from fwtop.workloads.errors import UserError
 
-COMMANDS = ("compare", "devices", "replay")
+COMMANDS = ("compare", "run", "attach", "devices", "replay")
 
 DESCRIPTION = """\
 A terminal dashboard and profiler for deep-learning frameworks.
@@ -25,6 +25,8 @@ commands:
   fwtop                         the default comparison (the installed frameworks, default model, best device)
   fwtop -c fwtop.toml           the workloads of a config file
   fwtop compare FW [FW ...]     compare frameworks (torch, jax, tensorflow) on a reference model
+  fwtop run SCRIPT [ARGS ...]   your own training script, unmodified, with its steps detected
+  fwtop attach PID              watch a running process: its metrics, py-spy dump and record
   fwtop devices                 the backends, devices and frameworks found
   fwtop replay RUN_DIR          show a recorded run (runs/<timestamp>-<name>/) in the dashboard
 
@@ -251,7 +253,15 @@ def use_dashboard(args) -> bool:
     return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
-def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None, stall_after=None) -> int:
+def _run(
+    specs: list,
+    args,
+    name: str,
+    sequential: bool = False,
+    runs_dir: str | None = None,
+    stall_after=None,
+    on_session=None,
+) -> int:
     from fwtop.session.session import DEFAULT_STALL_AFTER, Session
 
     from .headless import comparison_table, run_headless
@@ -269,6 +279,8 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
         sequential=args.sequential or sequential,
         stall_after=stall or None,  # 0: never
     )
+    if on_session is not None:  # fwtop run / attach look at the session they started
+        on_session(session)
     if not use_dashboard(args):
         return asyncio.run(run_headless(session, as_json=args.json))
     from .app import FwtopApp
@@ -331,6 +343,14 @@ def main(argv: list[str] | None = None) -> int:
             check_theme(args.theme)
             specs = _specs_from_compare(args)
             return _run(specs, args, name="-".join(s.framework for s in specs) + f"-{args.model}")
+        if argv and argv[0] == "run":
+            from .scripts import cmd_run
+
+            return cmd_run(argv[1:])
+        if argv and argv[0] == "attach":
+            from .scripts import cmd_attach
+
+            return cmd_attach(argv[1:])
         if argv and argv[0] == "replay":
             args = _replay_parser().parse_args(argv[1:])
             check_theme(args.theme)

@@ -43,6 +43,8 @@ class Progress:
         w = s.get(wid)
         if kind == "start":
             self._print(w, f"started pid {w.runner.pid if w.runner else '?'} ({w.spec.python})")
+        elif kind == "hello" and (w.spec.script or w.spec.attach_pid):
+            self._print(w, script_hello_text(w.hello or {}))
         elif kind == "hello":
             h = w.hello or {}
             params = h.get("params")
@@ -88,6 +90,15 @@ class Progress:
                     self._print(w, f"  | {line}")
             else:
                 self._print(w, f"{w.state} after {steps} steps" + (f" ({w.reason})" if w.reason else ""))
+
+
+def script_hello_text(h: dict) -> str:
+    """A user script's or an attached process's hello: what it runs, once its frameworks are known."""
+    fws = ", ".join(f"{k} {v}".strip() for k, v in (h.get("frameworks") or {}).items()) or "no framework yet"
+    if h.get("attached"):
+        return f"attached to pid {h.get('pid')}: {' '.join(h.get('command') or [])} ({fws})"
+    steps = f", steps from {h['steps_from']}" if h.get("steps_from") else ""
+    return f"pid {h.get('pid')}: {fws}" + (f" on {h['device']}" if h.get("device") else "") + steps
 
 
 def comparison_table(summary: dict) -> str:

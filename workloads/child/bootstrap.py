@@ -46,8 +46,23 @@ def _die_with_parent():
         os._exit(4)  # the parent died before the prctl took effect
 
 
+def _allow_tracing_by_parent():
+    """Linux: let fwtop (and its descendants, such as the py-spy it runs) ptrace this child
+    under Yama ptrace_scope=1, where only ancestors may (PR_SET_PTRACER). Elsewhere a no-op."""
+    parent = os.environ.get("FWTOP_PARENT_PID", "")
+    if not sys.platform.startswith("linux") or not parent.isdigit():
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(0x59616D61, int(parent), 0, 0, 0)  # PR_SET_PTRACER
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
     _die_with_parent()
+    _allow_tracing_by_parent()
     _load_child_package()
     from _fwtop_child import runtime
 

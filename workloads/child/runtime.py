@@ -85,6 +85,10 @@ def main(started: float) -> int:
             "error", type="SpecError", message="%s is not a valid spec: %s" % (protocol.SPEC_ENV, exc), fatal=True
         )
         return protocol.EXIT_USAGE
+    if spec.get("kind") == "script":
+        from . import script
+
+        return script.run(spec, writer, control, started)
     from . import reference
 
     return reference.run(spec, writer, control, started)

@@ -1,0 +1,273 @@
+"""fwtop run: real, unmodified scripts (tests/scripts/) with their steps detected.
+
+Each script prints how many optimizer steps it took; the number of step events
+recorded must be exactly that.
+"""
+
+import asyncio
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PYTHON, REPO, needs, run_fwtop
+
+SCRIPTS = REPO / "tests" / "scripts"
+
+
+def run_script(tmp_path, script, *args, opts=(), timeout=300):
+    proc = run_fwtop(
+        "run", "--headless", "--runs-dir", str(tmp_path), *opts, str(SCRIPTS / script), *args, timeout=timeout
+    )
+    runs = sorted(tmp_path.iterdir())
+    return proc, (runs[-1] if runs else None)
+
+
+def events(run_dir: Path, kind=None):
+    out = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return [e for e in out if kind is None or e["event"] == kind]
+
+
+def reported_steps(text: str) -> int:
+    m = re.search(r"optimizer steps: (\d+)", text)
+    assert m, text[-2000:]
+    return int(m.group(1))
+
+
+def check_steps(proc, run_dir, source):
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = (run_dir / "logs" / "w0.log").read_text()
+    n = reported_steps(log)
+    steps = events(run_dir, "step")
+    assert len(steps) == n > 0
+    assert [s["index"] for s in steps] == list(range(n))
+    assert all(s["duration"] > 0 for s in steps)
+    hello = events(run_dir, "hello")[-1]
+    assert hello["steps_from"] == source
+    # The script's own output comes through to the terminal too.
+    assert f"optimizer steps: {n}" in proc.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["workloads"][0]["state"] == "finished"
+    return steps, hello
+
+
+@needs("torch")
+def test_torch_adam_loop(tmp_path):
+    proc, run_dir = run_script(tmp_path, "torch_adam.py", "7")
+    steps, hello = check_steps(proc, run_dir, "torch.optim")
+    assert hello["framework"] == "torch" and hello["device"] == "cpu"
+    assert hello["script"] == str(SCRIPTS / "torch_adam.py")
+    assert [s["warmup"] for s in steps] == [True, True] + [False] * 5
+
+
+@needs("keras")
+@needs("tensorflow")
+def test_keras_fit(tmp_path):
+    proc, run_dir = run_script(tmp_path, "keras_fit.py")
+    steps, hello = check_steps(proc, run_dir, "keras.fit")
+    assert hello["framework"] == "keras"
+    assert all(s["loss"] is not None for s in steps)  # fit's loss, read per batch
+
+
+@needs("jax")
+@needs("optax")
+def test_jax_optax_loop_inside_jit(tmp_path):
+    proc, run_dir = run_script(tmp_path, "jax_optax.py", "9")
+    steps, hello = check_steps(proc, run_dir, "optax")
+    assert hello["framework"] == "jax"
+    assert len(steps) == 9
+
+
+def test_explicit_api(tmp_path):
+    proc, run_dir = run_script(tmp_path, "explicit_api.py", "6")
+    steps, hello = check_steps(proc, run_dir, "api")
+    assert hello["framework"] is None
+    assert {(s["samples"], s["tokens"]) for s in steps} == {(32, 32 * 128)}
+    assert steps[0]["loss"] == 1.0 and steps[-1]["loss"] == pytest.approx(1 / 6)
+    # the loop sleeps 10 ms per step: a step can't be measured shorter than that
+    assert min(s["duration"] for s in steps) >= 0.01
+
+
+def _python_without_fwtop() -> str | None:
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if not base.exists() or Path(sys.prefix) == Path(sys.base_prefix):
+        return None
+    return str(base)
+
+
+def test_explicit_api_where_fwtop_is_not_installed(tmp_path):
+    """The bootstrap provides `import fwtop` in an interpreter that lacks it."""
+    python = _python_without_fwtop()
+    if python is None:
+        pytest.skip("no interpreter without fwtop (not running in a venv)")
+    import subprocess
+
+    probe = subprocess.run([python, "-c", "import fwtop"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip(f"{python} has fwtop installed")
+    proc, run_dir = run_script(tmp_path, "explicit_api.py", "4", opts=("--python", python))
+    check_steps(proc, run_dir, "api")
+
+
+def test_explicit_api_without_fwtop_running_is_a_no_op():
+    import subprocess
+
+    proc = subprocess.run([PYTHON, str(SCRIPTS / "explicit_api.py"), "3"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "optimizer steps: 3" in proc.stdout
+
+
+@needs("torch")
+def test_script_that_raises_is_failed_with_its_traceback(tmp_path):
+    proc, run_dir = run_script(tmp_path, "torch_adam.py", "8", "--fail-at", "3")
+    assert proc.returncode == 1
+    log = (run_dir / "logs" / "w0.log").read_text()
+    assert "Traceback (most recent call last)" in log
+    assert "RuntimeError: deliberate failure at step 3" in log
+    assert 'torch_adam.py", line' in log and "runpy" not in log  # from the script's own frames on
+    assert len(events(run_dir, "step")) == 3
+    (error,) = events(run_dir, "error")
+    assert error["type"] == "RuntimeError" and "deliberate failure" in error["traceback"]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["workloads"][0]["state"] == "failed"
+    assert "RuntimeError: deliberate failure at step 3" in proc.stdout
+
+
+@needs("torch")
+def test_exit_status_comes_through(tmp_path):
+    proc, run_dir = run_script(tmp_path, "torch_adam.py", "2", "--exit", "3")
+    assert proc.returncode == 3
+    assert len(events(run_dir, "step")) == 2
+    exit_rec = events(run_dir, "exit")[-1]
+    assert exit_rec["exit_code"] == 3 and exit_rec["state"] == "failed"
+
+
+@needs("torch")
+def test_steps_flag_stops_the_script_at_a_step_boundary(tmp_path):
+    proc, run_dir = run_script(tmp_path, "torch_adam.py", "50", opts=("--steps", "4"))
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert len(events(run_dir, "step")) == 4
+    assert events(run_dir, "bye")[-1]["reason"] == "done"
+    log = run_dir / "logs" / "w0.log"
+    assert not log.exists() or "optimizer steps" not in log.read_text()  # it never reached its end
+
+
+def test_missing_script_is_one_line_exit_2(tmp_path):
+    proc = run_fwtop("run", "--headless", "--no-record", str(tmp_path / "nope.py"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"fwtop: script {tmp_path / 'nope.py'} does not exist"
+
+
+def test_bad_flags_are_one_line_exit_2(tmp_path):
+    script = str(SCRIPTS / "explicit_api.py")
+    for args, needle in (
+        (("--device", "tpu", script), "unknown device"),
+        (("--cwd", str(tmp_path / "nowhere"), script), "is not a directory"),
+        (("--python", str(tmp_path / "py"), script), "does not exist"),
+        (("--env", "NOEQUALS", script), "KEY=VALUE"),
+    ):
+        proc = run_fwtop("run", "--headless", "--no-record", *args)
+        assert proc.returncode == 2, args
+        assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+ENV_SCRIPT = """\
+import os, sys
+import fwtop
+print("name", __name__)
+print("argv", sys.argv[1:])
+print("path0", sys.path[0])
+print("cwd", os.getcwd())
+print("env", os.environ.get("FWTOP_TEST_VALUE"))
+for i in range(3):
+    fwtop.step()
+print("optimizer steps: 3")
+"""
+
+
+def test_config_scripts_side_by_side(tmp_path):
+    """Two script workloads from a config file: args, env, cwd as python would give them."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "proj" / "show.py").write_text(ENV_SCRIPT)
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(
+        f"""
+[session]
+runs_dir = "{tmp_path / "runs"}"
+
+[[workload]]
+script = "proj/show.py"
+args = ["--flag", "a b"]
+cwd = "work"
+env = {{ FWTOP_TEST_VALUE = "42" }}
+
+[[workload]]
+script = "{SCRIPTS / "explicit_api.py"}"
+args = ["5"]
+"""
+    )
+    proc = run_fwtop("-c", str(cfg), "--headless")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    log = (run_dir / "logs" / "w0.log").read_text()
+    assert "name __main__" in log
+    assert "argv ['--flag', 'a b']" in log
+    assert f"path0 {tmp_path / 'proj'}" in log
+    assert f"cwd {tmp_path / 'work'}" in log
+    assert "env 42" in log
+    by_w = {}
+    for e in events(run_dir, "step"):
+        by_w[e["w"]] = by_w.get(e["w"], 0) + 1
+    assert by_w == {"w0": 3, "w1": 5}
+
+
+def test_config_script_errors(tmp_path):
+    (tmp_path / "s.py").write_text("pass\n")
+    for body, needle in (
+        ('script = "s.py"\nmodel = "mlp"', "workload[0].model: does not apply to a script"),
+        ('script = "missing.py"', "script missing.py does not exist"),
+        ('script = "s.py"\nargs = [1]', "workload[0].args: expected an array of strings"),
+        ('framework = "torch"\nargs = ["x"]', "only a script workload takes args"),
+    ):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text("[[workload]]\n" + body + "\n")
+        proc = run_fwtop("-c", str(cfg), "--headless", "--no-record")
+        assert proc.returncode == 2, body
+        assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@needs("torch")
+def test_pause_resume_stop_at_detected_steps(tmp_path):
+    """Commands reach a script at its optimizer steps: pause holds it, stop ends it cleanly."""
+    from fwtop.session.session import PAUSED, RUNNING, STOPPED, Session
+    from fwtop.workloads.spec import WorkloadSpec
+
+    async def scenario():
+        spec = WorkloadSpec.for_script(str(SCRIPTS / "torch_forever.py"))
+        session = Session([spec], runs_dir=str(tmp_path), name="ctl")
+        await session.start()
+        w = session.workloads[0]
+        series = session.timeline.steps(w.id)
+
+        async def until(cond, timeout=120):
+            t0 = time.monotonic()
+            while not cond():
+                assert time.monotonic() - t0 < timeout, (w.state, list(w.log)[-10:])
+                await asyncio.sleep(0.05)
+
+        await until(lambda: series.count >= 5 and w.state == RUNNING)
+        session.pause(w.id)
+        await until(lambda: w.state == PAUSED)
+        held = series.count
+        await asyncio.sleep(1.0)
+        assert series.count == held  # no step while paused
+        session.resume(w.id)
+        await until(lambda: series.count > held + 3)
+        await session.stop_workload(w.id)
+        assert w.state == STOPPED and w.bye["reason"] == "stopped" and w.exit_code == 0
+        await session.close()
+
+    asyncio.run(scenario())
