@@ -105,6 +105,9 @@ class FwtopApp(App):
         Binding("l", "log", "Log", id="log"),
         Binding("a", "launch", "Add workload", id="add"),
         Binding("delete", "remove", "Remove workload", id="remove"),
+        Binding("d", "pyspy_dump", "py-spy dump (stacks)", id="pyspy_dump"),
+        Binding("s", "pyspy_record", "py-spy record", id="pyspy_record"),
+        Binding("S", "pyspy_options", "py-spy record, options", id="pyspy_options", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("end", "jump_end", "Replay: jump to end", id="jump_end"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -125,6 +128,8 @@ class FwtopApp(App):
         self._log_wid: str | None = None
         self._topbar_text = ""
         self._panels: list[WorkloadPanel] | None = None
+        self.pyspy_options = None  # tui/pyspy.py RecordOptions, set on first use
+        self.pyspy_recordings: list = []  # paths of this session's py-spy recordings
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -305,6 +310,34 @@ class FwtopApp(App):
         if jump is not None:
             jump()
 
+    # -- py-spy (tui/pyspy.py) ------------------------------------------------------------
+
+    def action_pyspy_dump(self) -> None:
+        from .pyspy import PySpyDumpScreen, traceable
+
+        problem = traceable(self, self.selected_wid)
+        if problem:
+            self.notify(problem, severity="warning")
+            return
+        w = self.session.get(self.selected_wid)
+        self.push_screen(PySpyDumpScreen(w.runner.pid, w.label))
+
+    def action_pyspy_record(self) -> None:
+        from .pyspy import RecordOptions, start_recording
+
+        self.pyspy_options = self.pyspy_options or RecordOptions()
+        start_recording(self, self.selected_wid, self.pyspy_options)
+
+    def action_pyspy_options(self) -> None:
+        from .pyspy import RecordOptions, RecordOptionsScreen
+
+        def chosen(options) -> None:
+            if options is not None:
+                self.pyspy_options = options
+                self.action_pyspy_record()
+
+        self.push_screen(RecordOptionsScreen(self.pyspy_options or RecordOptions()), chosen)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
 
@@ -327,6 +360,8 @@ class FwtopApp(App):
         yield SystemCommand("Remove workload", "Stop the selected workload and drop its panel", self.action_remove)
         yield SystemCommand("Zoom panel", "Show the selected panel on the whole screen", self.action_zoom)
         yield SystemCommand("Toggle log", "Show the selected workload's output", self.action_log)
+        yield SystemCommand("py-spy dump", "The selected workload's stacks, every process", self.action_pyspy_dump)
+        yield SystemCommand("py-spy record", "Sample the selected workload for a while", self.action_pyspy_options)
         yield SystemCommand("Keys", "Every key fwtop answers to", self.action_help)
 
     # -- hang-up and termination --------------------------------------------------------

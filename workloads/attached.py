@@ -73,7 +73,7 @@ class AttachedProcess:
                     "pid": pid,
                     "python": exe,
                     "framework": fws[0] if fws else None,
-                    "frameworks": fws,
+                    "frameworks": {fw: "" for fw in fws},  # versions are not visible from outside
                     "framework_version": None,
                     "device": None,
                     "device_kind": None,
