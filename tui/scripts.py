@@ -129,6 +129,25 @@ def _attach_parser() -> Parser:
     )
     g.add_argument("--format", default="speedscope", help="recording format: speedscope (default), flamegraph (SVG)")
     g.add_argument("--output", default=None, help="recording file (default: ./pyspy-<name>-<time>.<ext>)")
+    g.add_argument(
+        "--trace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="capture a trace for SECONDS through its JAX/TensorFlow profiler server (--profiler-port), and exit",
+    )
+    g.add_argument(
+        "--profiler-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="the port of its profiler server on localhost (jax.profiler.start_server(PORT))",
+    )
+    g.add_argument(
+        "--python",
+        default=None,
+        help="interpreter with TensorFlow's profiler client for --trace (default: the process's own)",
+    )
     g.add_argument("--native", action="store_true", help="py-spy: include native (C/C++) frames")
     g.add_argument("--no-subprocesses", action="store_true", help="py-spy record: only the process itself")
     _add_run_options(p)
@@ -201,6 +220,8 @@ def cmd_attach(argv: list[str]) -> int:
             return 0
     except pyspy.PySpyError as exc:
         raise UserError(str(exc)) from None
+    if args.trace is not None:
+        return _trace(pid, spec, args)
     if args.duration < 0:
         raise UserError(f"--duration must be >= 0 seconds, got {args.duration}")
     out = sys.stderr if args.json else sys.stdout
@@ -213,6 +234,29 @@ def cmd_attach(argv: list[str]) -> int:
             session.listeners.append(_DetachAfter(session, args.duration))
 
     return _run([spec], args, name=f"attach-{pid}", on_session=on_session)
+
+
+def _trace(pid: int, spec, args) -> int:
+    from fwtop.session.profiler_server import ProfilerServerError, capture
+
+    if args.profiler_port is None:
+        raise UserError("--trace needs --profiler-port PORT (the port the process's profiler server listens on)")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.output) if args.output else Path.cwd() / f"fwtop-trace-{pid}-{stamp}"
+    python = None
+    if args.python:
+        from fwtop.workloads.spec import resolve_python
+
+        python = resolve_python(args.python)
+    try:
+        files = capture(pid, args.profiler_port, args.trace, out, python=python)
+    except ProfilerServerError as exc:
+        raise UserError(str(exc)) from None
+    print(f"trace of pid {pid} through its profiler server ({args.trace:g} s): {out}")
+    for path, size in files:
+        print(f"  {path} ({size} bytes)")
+    print(f"view it: tensorboard --logdir {out} (with the profile plugin), or xprof {out}")
+    return 0
 
 
 class _DetachAfter:
