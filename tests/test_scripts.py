@@ -62,6 +62,20 @@ def test_torch_adam_loop(tmp_path):
     assert [s["warmup"] for s in steps] == [True, True] + [False] * 5
 
 
+@needs("torch")
+def test_two_optimizers_count_one_step_per_iteration(tmp_path):
+    proc, run_dir = run_script(tmp_path, "torch_two_optimizers.py", "6")
+    check_steps(proc, run_dir, "torch.optim")
+
+
+def test_child_modules_are_python_38_syntax():
+    """workloads/child/ runs in the workload's interpreter, down to Python 3.8."""
+    import ast
+
+    for path in sorted((REPO / "workloads" / "child").glob("*.py")):
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
+
+
 @needs("keras")
 @needs("tensorflow")
 def test_keras_fit(tmp_path):

@@ -6,7 +6,7 @@ framework's hook. Nothing here imports a framework the script does not import.
 
 - torch: ``torch.optim.optimizer.register_optimizer_step_post_hook``, called after
   every ``optimizer.step()`` of every torch.optim optimizer (Lightning and Hugging
-  Face Trainer loops included).
+  Face Trainer loops included); with several optimizers, one of them counts.
 - keras: ``keras.Model.fit`` gets one more callback, whose ``on_train_batch_end``
   marks a step (any backend).
 - optax: ``optax.apply_updates`` marks a step. Called eagerly, the step ends when
@@ -23,6 +23,7 @@ import functools
 import importlib.abc
 import importlib.machinery
 import sys
+import weakref
 
 WATCHED = ("torch", "keras", "optax", "jax", "tensorflow")
 
@@ -129,7 +130,18 @@ def _hook_torch(detector, torch) -> None:
     detector.framework_loaded("torch", str(torch.__version__).split("+")[0], sync, memory)
     import torch.optim.optimizer as optim_mod  # the script imported torch: this is already loaded or cheap
 
+    counted = [None]  # a weak reference to the optimizer whose steps are counted
+
     def post_hook(optimizer, args, kwargs):
+        # With several optimizers (a GAN's generator and discriminator) every training step
+        # calls several of them: count the steps of the first one that stepped, and of its
+        # successor once it is gone (a new training phase).
+        ref = counted[0]
+        current = ref() if ref is not None else None
+        if current is None:
+            counted[0] = weakref.ref(optimizer)
+        elif current is not optimizer:
+            return
         if detector.device is None:
             detector.device = _torch_device(optimizer)
         detector.step_ended("torch.optim")
