@@ -285,3 +285,44 @@ def test_pause_resume_stop_at_detected_steps(tmp_path):
         await session.close()
 
     asyncio.run(scenario())
+
+
+@needs("torch")
+def test_profile_command_reaches_a_script(tmp_path):
+    """Framework profiler captures (workloads/child/capture.py, from the profiling work) start and
+    stop at a script's detected steps. Skipped where capture.py is not part of the tree."""
+    import importlib.util
+
+    if importlib.util.find_spec("fwtop.workloads.child.capture") is None:
+        pytest.skip("workloads/child/capture.py (profiler captures) is not in this tree")
+    from fwtop.session.session import Session
+    from fwtop.workloads.spec import WorkloadSpec
+
+    traces = []
+
+    async def scenario():
+        session = Session([WorkloadSpec.for_script(str(SCRIPTS / "torch_forever.py"))], runs_dir=str(tmp_path))
+        original = session._on_event
+
+        def on_event(w, ev):
+            if getattr(ev, "kind", "") == "trace":
+                traces.append(ev.data)
+            original(w, ev)
+
+        session._on_event = on_event
+        await session.start()
+        w = session.workloads[0]
+        t0 = time.monotonic()
+        while session.timeline.steps(w.id).count < 5:
+            assert time.monotonic() - t0 < 120
+            await asyncio.sleep(0.1)
+        assert w.runner.send("profile", dir=str(tmp_path / "traces"), steps=3, id="t1")
+        while not any(t.get("state") in ("done", "failed") for t in traces):
+            assert time.monotonic() - t0 < 180, traces
+            await asyncio.sleep(0.1)
+        await session.stop()
+
+    asyncio.run(scenario())
+    done = traces[-1]
+    assert done["state"] == "done" and done["framework"] == "torch" and done["captured"] == 3, done
+    assert all(Path(f["path"]).is_file() for f in done["files"])

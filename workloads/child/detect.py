@@ -56,6 +56,8 @@ class StepDetector:
         self._hello_full = False
         self._sync = []  # callables that wait for a framework's queued device work
         self._memory = []  # callables returning the framework's memory figures, or None
+        self.on_framework = None  # called with a framework's name once the script imported it
+        self.on_device = None  # called with the device once a hook could tell it
 
     def clear_async_stop(self) -> None:
         """Drop a StopScript that another thread queued for the main thread but that has not fired."""
@@ -67,10 +69,17 @@ class StepDetector:
     # -- frameworks --------------------------------------------------------
     def framework_loaded(self, name: str, version: str, sync=None, memory=None) -> None:
         self.frameworks[name] = version
+        if self.on_framework is not None:
+            self.on_framework(name)
         if sync is not None:
             self._sync.append(sync)
         if memory is not None:
             self._memory.append(memory)
+
+    def set_device(self, device) -> None:
+        self.device = device
+        if device and self.on_device is not None:
+            self.on_device(device)
 
     def memory(self):
         for fn in self._memory:

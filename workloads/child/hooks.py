@@ -143,7 +143,7 @@ def _hook_torch(detector, torch) -> None:
         elif current is not optimizer:
             return
         if detector.device is None:
-            detector.device = _torch_device(optimizer)
+            detector.set_device(_torch_device(optimizer))
         detector.step_ended("torch.optim")
 
     optim_mod.register_optimizer_step_post_hook(post_hook)
@@ -269,7 +269,7 @@ def _hook_optax(detector, optax) -> None:
     def apply_updates(params, updates):
         new_params = original(params, updates)
         if detector.device is None:
-            detector.device = _jax_device(jax, new_params)
+            detector.set_device(_jax_device(jax, new_params))
         if _is_tracer(jax, new_params):
             # Inside jit: a host callback each time the compiled update runs.
             jax.debug.callback(on_compiled_step)

@@ -43,6 +43,32 @@ def _exit_status(code) -> int:
     return 1
 
 
+def _profiler_installer(driver, detector):
+    """Framework profiler captures (the ``profile`` command, capture.py where present) for the
+    first framework with a profiler that the script imports; commands that come earlier are
+    answered as unsupported."""
+    try:
+        from . import capture
+    except ImportError:
+        return None
+    installed = []
+
+    def on_framework(name: str) -> None:
+        if installed or name not in ("torch", "jax", "tensorflow"):
+            return
+        try:
+            installed.append(capture.install(driver, name, "cpu"))
+        except Exception as exc:  # noqa: BLE001 - profiling never breaks the script
+            sys.stderr.write("fwtop: profiler captures unavailable: %s: %s\n" % (type(exc).__name__, exc))
+
+    def device_known(device: str) -> None:
+        if installed and device:
+            installed[0].device_kind = device.split(":")[0]
+
+    detector.on_device = device_known
+    return on_framework
+
+
 def run(spec: dict, writer, control, started: float) -> int:
     path = os.path.abspath(str(spec.get("script", "")))
     args = [str(a) for a in spec.get("args") or []]
@@ -62,6 +88,7 @@ def run(spec: dict, writer, control, started: float) -> int:
     driver.memory = detector.memory
     api.activate(detector)
     api.provide_module()
+    detector.on_framework = _profiler_installer(driver, detector)
     hooks.install(detector)
 
     sys.argv = [path] + args
