@@ -326,3 +326,36 @@ def test_profile_command_reaches_a_script(tmp_path):
     done = traces[-1]
     assert done["state"] == "done" and done["framework"] == "torch" and done["captured"] == 3, done
     assert all(Path(f["path"]).is_file() for f in done["files"])
+
+
+@needs("torch")
+async def test_script_in_the_dashboard(tmp_path):
+    from fwtop.session.session import FINISHED, Session
+    from fwtop.tui.app import FwtopApp
+    from fwtop.tui.panel import WorkloadPanel
+
+    spec = script_spec(SCRIPTS / "torch_adam.py", "6")
+    session = Session([spec], runs_dir=str(tmp_path))
+    app = FwtopApp(session, chart_interval=0.25)
+    async with app.run_test(size=(160, 50)) as pilot:
+        w = session.workloads[0]
+        t0 = time.monotonic()
+        while w.state != FINISHED:
+            assert time.monotonic() - t0 < 120, (w.state, list(w.log)[-5:])
+            await pilot.pause(0.1)
+        await pilot.pause(0.6)
+        panel = app.query_one(WorkloadPanel)
+        title = str(panel.query_one(".title").render())
+        assert title.startswith("torch_adam | torch "), title
+        assert "torch_adam.py" in title and "cpu" in title
+        assert session.timeline.steps(w.id).count == 6
+        await pilot.press("l")
+        await pilot.pause(0.6)
+        assert any("optimizer steps: 6" in line for line in w.log)
+        await pilot.press("q")
+
+
+def script_spec(path, *args):
+    from fwtop.workloads.spec import WorkloadSpec
+
+    return WorkloadSpec.for_script(str(path), args)

@@ -93,13 +93,13 @@ class WorkloadPanel(Vertical):
         name = h.get("device_name")
         parts = [
             f"{w.label}",
-            f"{w.spec.framework} {version}".strip(),
+            f"{h.get('framework') or w.spec.framework} {version}".strip(),  # a script: what it imported
             w.spec.model,
             f"{device}" + (f" ({name})" if name and name != device else ""),
             w.spec.dtype,
             w.spec.compile,
         ]
-        return " | ".join(parts)
+        return " | ".join(p for p in parts if p)  # a script has no dtype or compile mode
 
     def stats_text(self) -> str:
         s = self.session
