@@ -254,3 +254,24 @@ async def test_d_and_s_keys_in_the_dashboard(tmp_path):
         await pilot.press("q")
     records = [json.loads(x) for x in (session.rundir.path / "events.jsonl").read_text().splitlines()]
     assert [r["path"] for r in records if r["event"] == "pyspy"] == [str(first), str(second)]
+
+
+async def test_attach_in_the_dashboard_with_d(torch_script, tmp_path):
+    """An attached process gets a panel; d dumps its stack; quitting leaves it running."""
+    from fwtop.session.session import RUNNING, Session
+    from fwtop.tui.app import FwtopApp
+    from fwtop.tui.pyspy import PySpyDumpScreen
+    from fwtop.workloads.spec import WorkloadSpec
+
+    session = Session([WorkloadSpec.for_attach(torch_script.pid)], runs_dir=str(tmp_path))
+    app = FwtopApp(session, chart_interval=0.25)
+    async with app.run_test(size=(160, 50)) as pilot:
+        w = session.workloads[0]
+        await _wait_for(pilot, lambda: w.state == RUNNING and session.timeline.latest("host", w.id), 60, "samples")
+        await pilot.press("d")
+        await _wait_for(pilot, lambda: isinstance(app.screen, PySpyDumpScreen) and app.screen.text, 60, "dump")
+        assert "train_forever" in app.screen.text
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert torch_script.poll() is None
+    assert w.state == "stopped"
