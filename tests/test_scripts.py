@@ -94,6 +94,18 @@ def test_jax_optax_loop_inside_jit(tmp_path):
     assert len(steps) == 9
 
 
+@needs("jax")
+@needs("optax")
+def test_steps_flag_stops_a_jitted_jax_loop_cleanly(tmp_path):
+    """The stop is raised in the host callback inside jit and passes through XLA to the script."""
+    proc, run_dir = run_script(tmp_path, "jax_optax.py", "500", opts=("--steps", "3"))
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert len(events(run_dir, "step")) == 3
+    assert events(run_dir, "bye")[-1]["reason"] == "done"
+    log = run_dir / "logs" / "w0.log"
+    assert not log.exists() or "StopScript" not in log.read_text()
+
+
 def test_explicit_api(tmp_path):
     proc, run_dir = run_script(tmp_path, "explicit_api.py", "6")
     steps, hello = check_steps(proc, run_dir, "api")

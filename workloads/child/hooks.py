@@ -22,8 +22,11 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import importlib.machinery
+import logging
 import sys
 import weakref
+
+from .detect import StopScript
 
 WATCHED = ("torch", "keras", "optax", "jax", "tensorflow")
 
@@ -263,7 +266,12 @@ def _hook_optax(detector, optax) -> None:
     original = optax.apply_updates
 
     def on_compiled_step():
-        detector.step_ended("optax", sync=False)
+        try:
+            detector.step_ended("optax", sync=False)
+        except StopScript:
+            # The stop passes through XLA back to the script: not a callback failure to log.
+            logging.getLogger("jax._src.debugging").disabled = True
+            raise
 
     @functools.wraps(original)
     def apply_updates(params, updates):
