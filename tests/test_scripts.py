@@ -68,6 +68,25 @@ def test_two_optimizers_count_one_step_per_iteration(tmp_path):
     check_steps(proc, run_dir, "torch.optim")
 
 
+@needs("torch")
+def test_dataloader_workers(tmp_path):
+    """DataLoader worker processes (forked with the script's hooks in them) report no steps."""
+    proc, run_dir = run_script(tmp_path, "torch_dataloader.py")
+    check_steps(proc, run_dir, "torch.optim")
+    assert reported_steps(proc.stdout) == 12
+
+
+@pytest.mark.gpu
+@needs("torch")
+def test_torch_script_on_cuda(tmp_path):
+    """On a GPU: the device comes from the optimizer's parameters, the CUDA memory figures come with
+    every step, and the step ends after a synchronize."""
+    proc, run_dir = run_script(tmp_path, "torch_device.py", "8")
+    steps, hello = check_steps(proc, run_dir, "torch.optim")
+    assert hello["device"] == "cuda:0" and hello["device_kind"] == "cuda"
+    assert all(s["mem"] and s["mem"]["allocated"] > 0 and s["mem"]["peak"] > 0 for s in steps)
+
+
 def test_child_modules_are_python_38_syntax():
     """workloads/child/ runs in the workload's interpreter, down to Python 3.8."""
     import ast
