@@ -33,12 +33,20 @@ def step(samples=None, tokens=None, loss=None) -> None:
     if detector is None:
         return
     detector.api_used = True
-    detector.step_ended(
-        "api",
-        loss=loss,
-        samples=int(samples) if samples is not None else None,
-        tokens=int(tokens) if tokens is not None else None,
-    )
+    detector.step_ended("api", loss=loss, samples=_count(samples), tokens=_count(tokens))
+
+
+def _count(x):
+    """A whole number of samples or tokens (a 0-d tensor or numpy integer too), else None."""
+    if x is None:
+        return None
+    try:
+        if hasattr(x, "item"):
+            x = x.item()
+        n = int(x)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return n if n >= 0 else None
 
 
 def provide_module() -> None:

@@ -57,6 +57,7 @@ class StepDetector:
         self._sync = []  # callables that wait for a framework's queued device work
         self._memory = []  # callables returning the framework's memory figures, or None
         self.on_framework = None  # called with a framework's name once the script imported it
+        self._device_fns: dict = {}
         self.on_device = None  # called with the device once a hook could tell it
 
     def clear_async_stop(self) -> None:
@@ -67,8 +68,12 @@ class StepDetector:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(_main_thread_id()), None)
 
     # -- frameworks --------------------------------------------------------
-    def framework_loaded(self, name: str, version: str, sync=None, memory=None) -> None:
+    def framework_loaded(self, name: str, version: str, sync=None, memory=None, device=None) -> None:
+        """``device()``: the device the framework computes on by default, for the hello when
+        no hook saw the actual one."""
         self.frameworks[name] = version
+        if device is not None:
+            self._device_fns[name] = device
         if self.on_framework is not None:
             self.on_framework(name)
         if sync is not None:
@@ -103,7 +108,12 @@ class StepDetector:
         """Sent when the script starts, and again (complete) at its first step, when the
         frameworks it imported and, where a hook can tell, its device are known."""
         fw = self._main_framework()
-        device = self.device or ("cpu" if fw else None)
+        device = self.device
+        if device is None and fw in self._device_fns:
+            try:
+                device = self._device_fns[fw]()
+            except Exception:  # noqa: BLE001 - an unknown device is null
+                device = None
         kind = device.split(":")[0] if device else None
         self.writer.emit(
             "hello",

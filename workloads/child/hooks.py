@@ -130,7 +130,12 @@ def _hook_torch(detector, torch) -> None:
             }
         return None
 
-    detector.framework_loaded("torch", str(torch.__version__).split("+")[0], sync, memory)
+    def device():
+        if torch.cuda.is_initialized():
+            return "cuda:%d" % torch.cuda.current_device()
+        return "mps" if _mps_in_use(torch) else "cpu"
+
+    detector.framework_loaded("torch", str(torch.__version__).split("+")[0], sync, memory, device)
     import torch.optim.optimizer as optim_mod  # the script imported torch: this is already loaded or cheap
 
     counted = [None]  # a weak reference to the optimizer whose steps are counted
@@ -178,12 +183,28 @@ def _torch_device(optimizer):
 
 def _hook_keras(detector, keras) -> None:
     version = getattr(keras, "__version__", "")
-    detector.framework_loaded("keras", version)
     backend = ""
     try:
         backend = keras.backend.backend()
     except Exception:  # noqa: BLE001
         pass
+
+    def device():
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return "cuda:0" if tf.config.list_logical_devices("GPU") else "cpu"
+        if backend == "jax":
+            import jax
+
+            return _jax_device(jax, None)
+        if backend == "torch":
+            import torch
+
+            return "cuda:0" if torch.cuda.is_available() else "cpu"
+        return None
+
+    detector.framework_loaded("keras", version, device=device)
     if backend:
         detector.frameworks["keras"] = "%s (%s backend)" % (version, backend)
 
@@ -234,7 +255,9 @@ def _jax_memory(jax):
 
 
 def _note_jax(detector, jax) -> None:
-    detector.framework_loaded("jax", str(getattr(jax, "__version__", "")), memory=_jax_memory(jax))
+    detector.framework_loaded(
+        "jax", str(getattr(jax, "__version__", "")), memory=_jax_memory(jax), device=lambda: _jax_device(jax, None)
+    )
 
 
 def _note_tensorflow(detector, tf) -> None:
@@ -247,7 +270,10 @@ def _note_tensorflow(detector, tf) -> None:
         except Exception:  # noqa: BLE001
             return None
 
-    detector.framework_loaded("tensorflow", str(getattr(tf, "__version__", "")), memory=memory)
+    def device():
+        return "cuda:0" if tf.config.list_logical_devices("GPU") else "cpu"
+
+    detector.framework_loaded("tensorflow", str(getattr(tf, "__version__", "")), memory=memory, device=device)
 
 
 def _is_tracer(jax, tree) -> bool:
