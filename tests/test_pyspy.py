@@ -83,6 +83,21 @@ def test_attach_streams_metrics_and_detaches(torch_script, tmp_path):
     mine = [s for s in samples if s.get("sample", s).get("target") == "w0"]
     assert mine and all(s.get("sample", s)["values"]["rss"] > 0 for s in mine)
     assert torch_script.poll() is None  # detaching never touches the process
+    assert "detached" in proc.stdout
+
+
+def test_attach_ends_when_the_process_exits(tmp_path):
+    proc = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(4)"])
+    try:
+        res = run_fwtop("attach", str(proc.pid), "--headless", "--runs-dir", str(tmp_path), timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"pid {proc.pid} has exited" in res.stdout
+    (run_dir,) = tmp_path.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["workloads"][0]["state"] == "finished"
 
 
 def test_attach_dump_names_the_training_function(torch_script):

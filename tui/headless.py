@@ -88,6 +88,8 @@ class Progress:
                 tail = [line for line in list(w.log)[-LOG_TAIL:] if line.strip()]
                 for line in tail:
                     self._print(w, f"  | {line}")
+            elif w.spec.attach_pid:  # a process fwtop only watched: it has no steps
+                self._print(w, "detached" if w.state == "stopped" else f"pid {w.spec.attach_pid} has exited")
             else:
                 self._print(w, f"{w.state} after {steps} steps" + (f" ({w.reason})" if w.reason else ""))
 
