@@ -390,3 +390,21 @@ def script_spec(path, *args):
     from fwtop.workloads.spec import WorkloadSpec
 
     return WorkloadSpec.for_script(str(path), args)
+
+
+def test_device_flag_narrows_what_a_script_sees(tmp_path):
+    script = tmp_path / "env.py"
+    script.write_text(
+        "import os\nfor k in ('CUDA_VISIBLE_DEVICES', 'JAX_PLATFORMS', 'HIP_VISIBLE_DEVICES'):\n"
+        "    print(k, repr(os.environ.get(k)))\n"
+    )
+    outputs = {}
+    for device in ("cpu", "cuda:1", "auto"):
+        proc = run_fwtop(
+            "run", "--headless", "--no-record", "--device", device, str(script), env={"CUDA_VISIBLE_DEVICES": "0,1"}
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outputs[device] = proc.stdout
+    assert "CUDA_VISIBLE_DEVICES ''" in outputs["cpu"] and "JAX_PLATFORMS 'cpu'" in outputs["cpu"]
+    assert "CUDA_VISIBLE_DEVICES '1'" in outputs["cuda:1"]
+    assert "CUDA_VISIBLE_DEVICES '0,1'" in outputs["auto"]  # auto leaves the environment as it is
