@@ -290,3 +290,24 @@ async def test_attach_in_the_dashboard_with_d(torch_script, tmp_path):
         await pilot.press("q")
     assert torch_script.poll() is None
     assert w.state == "stopped"
+
+
+async def test_d_and_s_on_an_ended_workload_say_why(tmp_path):
+    from fwtop.session.session import ENDED, Session
+    from fwtop.tui.app import FwtopApp
+    from fwtop.tui.pyspy import PySpyDumpScreen
+    from fwtop.workloads.spec import WorkloadSpec
+
+    spec = WorkloadSpec.for_script(str(SCRIPTS / "explicit_api.py"), ["2"])
+    session = Session([spec], runs_dir=str(tmp_path))
+    app = FwtopApp(session, chart_interval=0.25)
+    async with app.run_test(size=(160, 50)) as pilot:
+        w = session.workloads[0]
+        await _wait_for(pilot, lambda: w.state in ENDED, 60, "the end")
+        await pilot.press("d", "s")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, PySpyDumpScreen)
+        messages = [n.message for n in app._notifications]
+        assert messages.count("explicit_api is not running") == 2, messages
+        assert not app.pyspy_recordings
+        await pilot.press("q")

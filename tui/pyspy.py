@@ -89,6 +89,8 @@ class PySpyDumpScreen(Screen):
             lines, state = pyspy.format_dump(dumps), f"{len(dumps)} process(es) at {time.strftime('%H:%M:%S')}"
         except pyspy.PySpyError as exc:
             lines, state = [str(exc)], "failed"
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            lines, state = [f"py-spy dump failed: {type(exc).__name__}: {exc}"], "failed"
         self.app.call_from_thread(self._show, lines, state)
 
     def _show(self, lines: list[str], state: str) -> None:
@@ -196,8 +198,9 @@ def start_recording(app, wid: str, options: RecordOptions) -> None:
                 native=options.native,
                 subprocesses=options.subprocesses,
             )
-        except pyspy.PySpyError as exc:
-            app.call_from_thread(app.notify, str(exc), title="py-spy record failed", severity="error", timeout=20)
+        except Exception as exc:  # noqa: BLE001 - PySpyError says what to do; anything else is shown too
+            message = str(exc) if isinstance(exc, pyspy.PySpyError) else f"{type(exc).__name__}: {exc}"
+            app.call_from_thread(app.notify, message, title="py-spy record failed", severity="error", timeout=20)
             return
         app.call_from_thread(_recorded, app, wid, out, options)
 
