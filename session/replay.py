@@ -80,7 +80,6 @@ class ReplaySession(Session):
         self.duration = 0.0
         self._records = self._load()
         self._play_task: asyncio.Task | None = None
-        self._jumped: asyncio.Event | None = None
 
     def _load(self) -> list[tuple[float, int, dict]]:
         records: list[tuple[float, int, dict]] = []
@@ -139,30 +138,23 @@ class ReplaySession(Session):
             return
         t0 = self._records[0][0]
         clock0 = time.monotonic()
-        self._jumped = asyncio.Event()
         i, n = 0, len(self._records)
         while i < n:
             now = float("inf") if self.jump_to_end else (time.monotonic() - clock0) * self.speed + t0
             if self._records[i][0] > now:
+                # A plain sleep (no task per wake-up): a jump is noticed within BATCH_S.
                 delay = (self._records[i][0] - now) / self.speed
-                try:
-                    await asyncio.wait_for(self._jumped.wait(), max(delay, BATCH_S))
-                except asyncio.TimeoutError:
-                    pass
+                await asyncio.sleep(min(max(delay, BATCH_S), 4 * BATCH_S))
                 continue
             while i < n and self._records[i][0] <= now:
                 self._apply(self._records[i][2])
                 i += 1
             self.position = self._records[i - 1][0] - t0
-            if not self.jump_to_end:
-                await asyncio.sleep(0)
         self.position = self.duration
 
     def jump(self) -> None:
         """Play everything that is left at once."""
         self.jump_to_end = True
-        if self._jumped is not None:
-            self._jumped.set()
 
     # The Session interface, for a recording: nothing to start, stop or signal.
 

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Log, Static
 from fwtop.session.session import ENDED, PAUSED, Session
 
 from .format import fmt_bytes
+from .lines import TextLines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 
@@ -47,15 +48,14 @@ class HelpScreen(ModalScreen):
         yield Static("\n".join(lines))
 
 
-class DeviceStrip(Static):
+class DeviceStrip(TextLines):
     """One line per device: host CPU and memory until the GPU probes land."""
 
     DEFAULT_CSS = "DeviceStrip { height: 1; padding: 0 1; background: $boost; }"
 
     def __init__(self, session: Session) -> None:
-        super().__init__("", id="devices")
+        super().__init__([""], id="devices")
         self.session = session
-        self._last = ""
 
     def on_mount(self) -> None:
         self.set_interval(TEXT_INTERVAL, self.refresh_text)
@@ -76,9 +76,7 @@ class DeviceStrip(Static):
             notes.append(self.session.rundir.error)
         if notes:
             text += "   " + "; ".join(notes)
-        if text != self._last:
-            self._last = text
-            self.update(text, layout=False)
+        self.set_lines([text])
 
 
 class FwtopApp(App):
@@ -123,13 +121,12 @@ class FwtopApp(App):
         self._quitting = False
         self._log_shown: dict[str, int] = {}
         self._log_wid: str | None = None
-        self._topbar_text = ""
         self._panels: list[WorkloadPanel] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("fwtop", id="topbar")
+        yield TextLines(["fwtop"], id="topbar")
         with Horizontal(id="panels"):
             for w in self.session.workloads:
                 yield WorkloadPanel(self.session, w.id)
@@ -182,9 +179,7 @@ class FwtopApp(App):
         else:
             where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
         text = f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
-        if text != self._topbar_text:  # a fixed one-line bar: repaint on change, never relayout
-            self._topbar_text = text
-            self.main.query_one("#topbar", Static).update(text, layout=False)
+        self.main.query_one("#topbar", TextLines).set_lines([text])  # repaints only on change
 
     def _refresh_text(self) -> None:
         with self.batch_update():
@@ -314,7 +309,7 @@ class FwtopApp(App):
             self.exit()
             return
         self._quitting = True
-        self.main.query_one("#topbar", Static).update("fwtop  stopping workloads...")
+        self.main.query_one("#topbar", TextLines).set_lines(["fwtop  stopping workloads..."])
         await self.session.stop()
         self.exit()
 

@@ -16,6 +16,7 @@ from fwtop.session.stats import throughput
 
 from .chart import BrailleChart
 from .format import fmt_bytes, fmt_duration, fmt_rate
+from .lines import TextLines
 
 CHART_POINTS = 400  # the widest chart shows 2 points per cell
 
@@ -65,6 +66,7 @@ class WorkloadPanel(Vertical):
         self._text_key: tuple | None = None
         self._texts: dict[str, str] = {}
         self._chart_version = -1
+        self._charts: list[BrailleChart] | None = None
 
     @property
     def workload(self) -> Workload:
@@ -76,7 +78,7 @@ class WorkloadPanel(Vertical):
         yield BrailleChart("step time", classes="step-chart")
         yield BrailleChart("memory", classes="mem-chart")
         yield BrailleChart("cpu", classes="util-chart")
-        yield Static("", classes="stats")
+        yield TextLines(classes="stats")
 
     def on_mount(self) -> None:
         self.refresh_text()
@@ -156,7 +158,7 @@ class WorkloadPanel(Vertical):
 
     def refresh_stats(self) -> None:
         """The statistics block: at the chart rate (computing percentiles sorts every steady step)."""
-        self._set(".stats", self.stats_text())
+        self.query_one(".stats", TextLines).set_text(self.stats_text())
 
     # -- charts -----------------------------------------------------------------------
 
@@ -168,7 +170,9 @@ class WorkloadPanel(Vertical):
         self.refresh_stats()
         w = self.workload
         steps = list(tl.steps(w.id).steps)[-CHART_POINTS:]
-        step_chart, mem_chart, util_chart = self.query(BrailleChart)
+        if self._charts is None:
+            self._charts = list(self.query(BrailleChart))
+        step_chart, mem_chart, util_chart = self._charts
         durations = [s.duration for s in steps]
         step_chart.set_data(durations, fmt_duration(durations[-1]) if durations else "")
         framework_mem = [(s.mem or {}).get("allocated") for s in steps]
