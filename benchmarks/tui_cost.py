@@ -44,7 +44,7 @@ def record_run(seconds: float, runs: Path, model: str) -> Path:
             "jax",
             "tensorflow",
             "--model",
-            "mlp",
+            model,
             "--device",
             "cpu",
             "--steps",
