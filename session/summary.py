@@ -16,7 +16,7 @@ def workload_summary(session: Session, w: Workload) -> dict:
     """One workload's statistics, as written to summary.json."""
     series = session.timeline.steps(w.id)
     hello = w.hello or {}
-    st = series.stats()
+    st = series.stats(exact=True)
     host_peaks = session.timeline.peaks.get(("host", w.id), {})
     flops = hello.get("flops_per_step")
     tflops = throughput(flops, series.steady_count, series.steady_time)
