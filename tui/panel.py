@@ -18,6 +18,7 @@ from .chart import BrailleChart
 from .format import fmt_bytes, fmt_duration, fmt_rate
 from .lines import TextLines
 
+LOG_TAIL = 5  # log lines shown on a failed or stalled panel
 CHART_POINTS = 400  # the widest chart shows 2 points per cell
 
 
@@ -54,6 +55,8 @@ class WorkloadPanel(Vertical):
     WorkloadPanel .state.-running { color: $success; }
     WorkloadPanel .state.-paused { color: $warning; }
     WorkloadPanel .stats { height: 6; }
+    WorkloadPanel .tail { display: none; color: $text-muted; }
+    WorkloadPanel .tail.-shown { display: block; }
     WorkloadPanel .step-chart { color: $accent; }
     WorkloadPanel .mem-chart { color: $secondary; }
     WorkloadPanel .util-chart { color: $success; }
@@ -79,6 +82,7 @@ class WorkloadPanel(Vertical):
         yield BrailleChart("memory", classes="mem-chart")
         yield BrailleChart("cpu", classes="util-chart")
         yield TextLines(classes="stats")
+        yield TextLines(classes="tail")
 
     def on_mount(self) -> None:
         self.refresh_text()
@@ -145,10 +149,16 @@ class WorkloadPanel(Vertical):
 
     def refresh_text(self) -> None:
         w = self.workload
-        key = (w.state, w.reason, bool(w.hello))
+        ended_badly = w.state in (FAILED, STALLED)
+        key = (w.state, w.reason, bool(w.hello), w.log_count if ended_badly else 0)
         if key == self._text_key:
             return
         self._text_key = key
+        tail = self.query_one(".tail", TextLines)
+        tail.set_class(ended_badly, "-shown")
+        if ended_badly:
+            lines = [line for line in list(w.log)[-LOG_TAIL * 4 :] if line.strip()][-LOG_TAIL:]
+            tail.set_lines(["last lines of its log (l: the whole log):", *lines] if lines else ["(its log is empty)"])
         self._set(".title", self.title_text())
         self._set(".state", state_text(w))
         state = self.query_one(".state", Static)
