@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import signal
 import socket
 import sys
 import time
@@ -240,6 +241,8 @@ class Session:
         else:
             w.state = FAILED
             w.reason = describe_exit(rc) + ("" if w.bye else " before finishing")
+            if rc == -signal.SIGKILL:
+                w.reason += " (not by fwtop: the kernel's out-of-memory killer does this, see dmesg)"
         if w.state == FAILED and not w.reason:
             w.reason = describe_exit(rc)
         self._record(w.id, "exit", w.ended_at, {"state": w.state, "reason": w.reason, "exit_code": rc})
