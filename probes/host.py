@@ -7,13 +7,13 @@ import time
 
 import psutil
 
-from .base import Probe, Sample
+from .base import DEFAULT_INTERVAL, Probe, Sample
 
 
 class HostProbe(Probe):
     name = "host"
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         super().__init__()
         self.interval = interval
         self._procs: dict[int, psutil.Process] = {}
