@@ -17,7 +17,7 @@ from textual.widgets import Footer, Log, Static
 
 from fwtop.session.session import ENDED, PAUSED, Session
 
-from .format import fmt_bytes
+from .devices import device_lines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 
@@ -48,9 +48,9 @@ class HelpScreen(ModalScreen):
 
 
 class DeviceStrip(Static):
-    """One line per device: host CPU and memory until the GPU probes land."""
+    """The host, one line per GPU, and what is n/a and why (tui/devices.py)."""
 
-    DEFAULT_CSS = "DeviceStrip { height: 1; padding: 0 1; background: $boost; }"
+    DEFAULT_CSS = "DeviceStrip { height: auto; max-height: 10; padding: 0 1; background: $boost; }"
 
     def __init__(self, session: Session) -> None:
         super().__init__("", id="devices")
@@ -62,23 +62,12 @@ class DeviceStrip(Static):
         self.refresh_text()
 
     def refresh_text(self) -> None:
-        host = self.session.timeline.latest("host", "host")
-        if host is None:
-            text = "host: waiting for the first sample"
-        else:
-            v = host.values
-            text = (
-                f"host CPU {v.get('cpu_percent', 0):5.1f}% of {v.get('cpu_count')} cores   "
-                f"RAM {fmt_bytes(v.get('mem_used'))} / {fmt_bytes(v.get('mem_total'))}"
-            )
-        notes = [p.status for p in self.session.probes if p.status != "ok"]
-        if self.session.rundir is not None and self.session.rundir.error:
-            notes.append(self.session.rundir.error)
-        if notes:
-            text += "   " + "; ".join(notes)
+        text = "\n".join(device_lines(self.session))
         if text != self._last:
+            # A new line count (a GPU appears, a note) needs a relayout; same-size text does not.
+            relayout = text.count("\n") != self._last.count("\n")
             self._last = text
-            self.update(text, layout=False)
+            self.update(text, layout=relayout)
 
 
 class FwtopApp(App):
