@@ -15,6 +15,7 @@ import time
 
 from . import gpu
 from .base import DEFAULT_INTERVAL, Probe, Sample
+from .trees import TreeCache
 
 
 def load_amdsmi():
@@ -66,6 +67,7 @@ class AmdSmiProbe(Probe):
         self._handles: dict[str, object] = {}
         self._missing: set[tuple[str, str]] = set()
         self._envs: dict[int, dict] = {}
+        self._trees = TreeCache()
 
     def start(self) -> None:
         smi, why = load_amdsmi()
@@ -151,7 +153,7 @@ class AmdSmiProbe(Probe):
             procs = self._q(dev.key, "per-process memory", process_entries, self.smi, self._handles[dev.key])
             if procs is not None:
                 procs_by_dev[dev.key] = procs
-        trees = {wid: gpu.process_tree(pid) for wid, pid in self._roots.items()}
+        trees = {wid: set(self._trees.pids(pid)) for wid, pid in self._roots.items()}
         found = gpu.attribute(procs_by_dev, trees)
         for wid, pid in self._roots.items():
             per_dev = found.get(wid)

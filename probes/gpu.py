@@ -79,15 +79,6 @@ def process_env(pid: int) -> dict:
         return {}
 
 
-def process_tree(pid: int) -> set[int]:
-    """The PIDs of a process and all its descendants (data-loader workers, ranks)."""
-    try:
-        root = psutil.Process(pid)
-        return {pid} | {c.pid for c in root.children(recursive=True)}
-    except psutil.Error:
-        return set()
-
-
 def attribute(
     procs_by_device: dict[str, list[tuple[int, int | None]]], trees: dict[str, set[int]]
 ) -> dict[str, dict[str, tuple[int | None, int]]]:

@@ -17,6 +17,7 @@ import time
 
 from . import gpu
 from .base import DEFAULT_INTERVAL, Probe, Sample
+from .trees import TreeCache
 
 PROCESS_CALLS = (
     "nvmlDeviceGetComputeRunningProcesses_v3",
@@ -122,6 +123,7 @@ class NvmlProbe(Probe):
         self._missing: set[tuple[str, str]] = set()  # (target, field) the GPU/driver does not have
         self._proc_state: dict = {}
         self._envs: dict[int, dict] = {}
+        self._trees = TreeCache()
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class NvmlProbe(Probe):
 
     def workload_samples(self, now: float, procs_by_dev: dict) -> list[Sample]:
         """Per watched workload: its tree's GPU memory, and which device(s) it uses."""
-        trees = {wid: gpu.process_tree(pid) for wid, pid in self._roots.items()}
+        trees = {wid: set(self._trees.pids(pid)) for wid, pid in self._roots.items()}
         found = gpu.attribute(procs_by_dev, trees)
         foreign = gpu.foreign_pids(procs_by_dev) if len(found) < len(trees) else []
         out = []

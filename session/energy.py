@@ -75,6 +75,11 @@ class EnergyTracker:
     def reset(self, wid: str) -> None:
         self.workloads.pop(wid, None)
 
+    def has_counter(self, wid: str) -> bool:
+        """Whether every device of the workload has reported its energy counter."""
+        w = self.workloads.get(wid)
+        return bool(w and w.devices and all(self.counters.get(k) for k in w.devices))
+
     def shared(self, wid: str) -> list[str]:
         """Other workloads measured on one of the same devices."""
         mine = set(self.get(wid).devices)

@@ -15,32 +15,14 @@ async def run_probe(
     on_samples: Callable[[list[Sample]], None],
     on_status: Callable[[Probe], None],
 ) -> None:
-    """Sample ``probe`` every ``probe.interval`` seconds until cancelled.
-
-    Ticks are on a fixed grid (a slow sample does not shift later ones; missed ticks are
-    skipped, never bunched). ``on_status`` is called when the probe starts (available or
-    not, with the reason) and whenever it notes a new n/a field.
-    """
-    loop = asyncio.get_running_loop()
+    """Start ``probe`` in a thread, then sample it every ``probe.interval`` seconds until
+    cancelled; closed at the end. ``on_status`` is called when the probe starts (available
+    or not, with the reason), when it fails, and whenever it notes a new n/a field."""
     try:
         await asyncio.to_thread(probe.start)
         on_status(probe)
-        if not probe.available:
-            return
-        notes = len(probe.notes)
-        next_t = loop.time()
-        while True:
-            samples = await asyncio.to_thread(probe.sample)
-            if samples:
-                on_samples(samples)
-            if len(probe.notes) != notes:
-                notes = len(probe.notes)
-                on_status(probe)
-            next_t += probe.interval
-            now = loop.time()
-            if next_t < now:
-                next_t = now + probe.interval - (now - next_t) % probe.interval
-            await asyncio.sleep(next_t - now)
+        if probe.available:
+            await sample_loop(probe, on_samples, on_status)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken probe is shown, never fatal
@@ -50,6 +32,31 @@ async def run_probe(
     finally:
         with contextlib.suppress(Exception):
             probe.close()
+
+
+async def sample_loop(
+    probe: Probe,
+    on_samples: Callable[[list[Sample]], None],
+    on_status: Callable[[Probe], None],
+) -> None:
+    """The sampling loop of a started probe: ``sample()`` in a thread on a fixed grid of
+    ``probe.interval`` (a slow sample does not shift later ticks; missed ticks are skipped,
+    never bunched). Raises what ``sample()`` raises."""
+    loop = asyncio.get_running_loop()
+    notes = len(probe.notes)
+    next_t = loop.time()
+    while True:
+        samples = await asyncio.to_thread(probe.sample)
+        if samples:
+            on_samples(samples)
+        if len(probe.notes) != notes:
+            notes = len(probe.notes)
+            on_status(probe)
+        next_t += probe.interval
+        now = loop.time()
+        if next_t < now:
+            next_t = now + probe.interval - (now - next_t) % probe.interval
+        await asyncio.sleep(next_t - now)
 
 
 def probe_notes(statuses: dict[str, dict]) -> list[str]:

@@ -69,7 +69,7 @@ def device_peak(session: Session, wid: str) -> int | None:
 def energy_summary(session: Session, wid: str) -> dict | None:
     """Energy of the steady steps from the device's energy counter; None without one."""
     e = session.timeline.energy.workloads.get(wid)
-    if e is None or not e.devices:
+    if e is None or not session.timeline.energy.has_counter(wid):
         return None
     return {
         "per_step_j": e.per_step_j,

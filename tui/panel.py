@@ -218,9 +218,8 @@ def energy_text(session: Session, wid: str) -> str:
     """Energy per steady step and average power, from the device's energy counter."""
     tl = session.timeline
     e = tl.energy.workloads.get(wid)
-    if e is None or not e.devices:
-        probe = tl.device_probe(wid)
-        return "energy n/a (the device has no energy counter)" if probe and tl.targets(probe) else ""
+    if e is None or not tl.energy.has_counter(wid):
+        return "energy n/a (the device has no energy counter)" if tl.device_probe(wid) else ""
     where = ", ".join(target for _, target in e.devices)
     shared = tl.energy.shared(wid)
     if e.per_step_j is None:
