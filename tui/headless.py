@@ -25,6 +25,7 @@ class Progress:
         self.session = session
         self.out = out
         self._last: dict[str, float] = {}
+        self._said: set[str] = set()
 
     def _print(self, w: Workload | None, text: str) -> None:
         prefix = f"[{w.label}] " if w is not None else ""
@@ -37,6 +38,12 @@ class Progress:
             return
         if kind == "warning":
             self._print(None, f"fwtop: warning: {s.warnings[-1]}")
+            return
+        if kind == "probe":  # a probe is n/a, or a field is: say why, once
+            for note in s.probe_notes():
+                if note not in self._said:
+                    self._said.add(note)
+                    self._print(None, f"fwtop: {note}")
             return
         if wid is None:
             return
