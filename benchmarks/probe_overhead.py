@@ -11,7 +11,8 @@ a watched window the probes (started once) run fwtop's own sampling loop
 (session/probing.py ``sample_loop``) and watch the child's process tree. Each step is
 assigned to the window it ended in (the first 0.25 s of a window are skipped). Per
 cycle: median step time of each watched window / the bare window; reported as the
-median over cycles, with the quartiles. The child runs with OMP_NUM_THREADS=1 so that
+median over cycles, with the quartiles; and fwtop's own CPU time per window (all its
+threads: event handling, which is the same in every window, plus the probes). The child runs with OMP_NUM_THREADS=1 so that
 it does not claim every core. Then each available probe samples the live child's tree
 200 times: median and p95 of sample()'s wall time. Prints Markdown for docs/benchmarks.md.
 """
@@ -61,6 +62,7 @@ async def measure(spec: WorkloadSpec, cycles: int, window: float):
         p.watch({w.id: w.runner.pid}, {w.id: str((w.hello or {}).get("device"))})
     names = list(CONDITIONS)
     windows: list[tuple[int, str, float, float]] = []
+    cpu: dict[str, list[float]] = {n: [] for n in names}  # fwtop's CPU seconds per second, per window
     for c in range(cycles):
         for name in names[c % 3 :] + names[: c % 3]:
             interval = CONDITIONS[name]
@@ -69,18 +71,20 @@ async def measure(spec: WorkloadSpec, cycles: int, window: float):
                 for p in probes:
                     p.interval = interval
                     tasks.append(asyncio.create_task(sample_loop(p, lambda s: None, lambda p: None)))
-            t0 = time.time()
+            t0, cpu0 = time.time(), time.process_time()
             await asyncio.sleep(window)
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            windows.append((c, name, t0 + SETTLE_S, time.time()))
+            t1, cpu1 = time.time(), time.process_time()
+            windows.append((c, name, t0 + SETTLE_S, t1))
+            cpu[name].append((cpu1 - cpu0) / (t1 - t0))
         print(f"cycle {c + 1}/{cycles} done", file=sys.stderr)
     times = sample_times(probes, w.id, w.runner.pid)
     for p in probes:
         p.close()
     await session.stop()
-    return windows, ends, times, [p.name for p in probes]
+    return windows, ends, times, [p.name for p in probes], cpu
 
 
 def sample_times(probes, wid: str, pid: int, n: int = 200) -> list[tuple[str, float, float]]:
@@ -107,7 +111,7 @@ def main() -> None:
     spec = WorkloadSpec.create(
         "torch", model=args.model, device=args.device, steps=0, warmup=5, env={"OMP_NUM_THREADS": "1"}
     )
-    windows, ends, times, available = asyncio.run(measure(spec, args.cycles, args.window))
+    windows, ends, times, available, cpu = asyncio.run(measure(spec, args.cycles, args.window))
     med: dict[tuple[int, str], float] = {}
     count: dict[str, int] = dict.fromkeys(CONDITIONS, 0)
     for c, name, a, b in windows:
@@ -119,18 +123,24 @@ def main() -> None:
         f"\n{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, torch {args.model} on "
         f"{args.device}, {args.cycles} cycles of 3 x {args.window:g} s windows; probes: {', '.join(available)}\n"
     )
-    print("| probes | steps measured | median step ms | step time / bare (median over cycles) | quartiles |")
-    print("|---|---|---|---|---|")
+    print(
+        "| probes | steps measured | median step ms | step time / bare (median over cycles) | quartiles "
+        "| fwtop CPU % of one core (median window) |"
+    )
+    print("|---|---|---|---|---|---|")
     for name in CONDITIONS:
         per = [med[(c, name)] for c in range(args.cycles) if (c, name) in med]
         ms = statistics.median(per) * 1e3 if per else float("nan")
         if name == "bare":
-            print(f"| none | {count[name]} | {ms:.3f} | 1 (baseline) | |")
+            print(f"| none | {count[name]} | {ms:.3f} | 1 (baseline) | | {statistics.median(cpu[name]) * 100:.2f} |")
             continue
         rs = [med[(c, name)] / med[(c, "bare")] for c in range(args.cycles) if (c, name) in med and (c, "bare") in med]
         q = statistics.quantiles(rs, n=4) if len(rs) >= 2 else [rs[0]] * 3
         label = f"{name} ({', '.join(available)})"
-        print(f"| {label} | {count[name]} | {ms:.3f} | {statistics.median(rs):.4f} | {q[0]:.4f} to {q[2]:.4f} |")
+        print(
+            f"| {label} | {count[name]} | {ms:.3f} | {statistics.median(rs):.4f} | {q[0]:.4f} to {q[2]:.4f} "
+            f"| {statistics.median(cpu[name]) * 100:.2f} |"
+        )
     print("\n| probe | sample() median ms | p95 ms |")
     print("|---|---|---|")
     for name, m, p95 in times:
