@@ -183,3 +183,20 @@ def test_bad_probe_table_in_config(tmp_path):
     cfg.write_text("[probes]\nnvml = 0\n[[workload]]\nframework = 'torch'\n")
     proc = run_fwtop("-c", str(cfg), "--headless")
     assert proc.returncode == 2 and "probes.nvml: must be 0.1 to 60 seconds, got 0" in proc.stderr
+
+
+async def test_device_strip_says_once_why_the_gpus_are_na(tmp_path):
+    from fwtop.session.session import Session
+    from fwtop.tui.app import DeviceStrip, FwtopApp
+
+    session = Session([], runs_dir=str(tmp_path), record=False)
+    app = FwtopApp(session)
+    async with app.run_test(size=(160, 30)) as pilot:
+        deadline = time.monotonic() + 30
+        while len(session.probe_status) < 3 and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        await pilot.pause(0.8)
+        text = str(app.query_one(DeviceStrip).render())
+    lines = text.splitlines()
+    assert lines[0].startswith("host CPU")
+    assert lines[-1].count("nvml n/a: no NVIDIA driver") == 1 and lines[-1].count("amdsmi n/a:") == 1
