@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from .gpu import parse_visible_devices
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -55,9 +57,13 @@ def _gpu_backend(kind: str, probe) -> Backend:
                 line += ", energy counter " + ("yes" if v.get("energy_j") is not None else "n/a")
             devices.append(line)
         detail = f"{probe.name}: {len(devices)} device(s)"
+        if getattr(probe, "driver", ""):
+            detail += f", driver {probe.driver}"
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         if kind == "cuda" and visible is not None:
-            detail += f", CUDA_VISIBLE_DEVICES={visible}"
+            shown, note = parse_visible_devices(visible, probe.devices)
+            order = ", ".join(f"cuda:{n} = {d.key}" for n, d in enumerate(shown)) or "none"
+            detail += f", CUDA_VISIBLE_DEVICES={visible}: {order}" + (f" ({note})" if note else "")
         devices += [f"n/a: {note}" for note in probe.notes]
         return Backend(kind, bool(samples), detail, devices)
     except Exception as exc:  # noqa: BLE001 - `fwtop devices` never shows a traceback

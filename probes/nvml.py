@@ -117,6 +117,7 @@ class NvmlProbe(Probe):
         super().__init__()
         self.interval = interval
         self.nvml = None
+        self.driver = ""
         self.devices: list[gpu.DeviceId] = []  # physical GPUs and MIG instances
         self._handles: dict[str, object] = {}
         self._mig_parents: set[str] = set()  # GPUs in MIG mode: processes are listed per instance
@@ -138,6 +139,10 @@ class NvmlProbe(Probe):
             self.available, self.status = False, f"nvml n/a: {init_error(exc)}"
             return
         self.nvml = nvml
+        try:
+            self.driver = _text(nvml.nvmlSystemGetDriverVersion())
+        except Exception:  # noqa: BLE001
+            self.driver = ""
         try:
             for i in range(nvml.nvmlDeviceGetCount()):
                 self._add_device(i)

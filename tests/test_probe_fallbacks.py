@@ -268,3 +268,35 @@ def test_a_step_before_the_first_reading_is_not_counted():
     _counter(tl, 0.5, 0.0)
     _counter(tl, 1.5, 10.0)
     assert tl.energy.workloads["w0"].steps == 0 and not tl.energy.workloads["w0"].pending
+
+
+def test_devices_backend_describes_a_started_probe(monkeypatch):
+    """`fwtop devices` on a GPU machine, with a stand-in probe that reports two GPUs."""
+    from fwtop.probes import backends
+
+    class TwoGpus(NvmlProbe):
+        def start(self):
+            self.devices, self.driver = DEVS[:2], "580.1"
+            self.note("gpu:1 energy counter n/a (Not Supported)")
+
+        def sample(self):
+            v = {"name": "NVIDIA A100", "mem_total": 80 * 2**30, "util_gpu": 1}
+            return [
+                Sample(0, "nvml", "gpu:0", {**v, "energy_j": 5.0}),
+                Sample(0, "nvml", "gpu:1", {**v, "energy_j": None}),
+            ]
+
+        def close(self):
+            pass
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")
+    b = backends._gpu_backend("cuda", TwoGpus())
+    assert (
+        b.available
+        and b.detail == "nvml: 2 device(s), driver 580.1, CUDA_VISIBLE_DEVICES=1,0: cuda:0 = gpu:1, cuda:1 = gpu:0"
+    )
+    assert b.devices == [
+        "gpu:0: NVIDIA A100, 80 GiB, energy counter yes",
+        "gpu:1: NVIDIA A100, 80 GiB, energy counter n/a",
+        "n/a: gpu:1 energy counter n/a (Not Supported)",
+    ]
