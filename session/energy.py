@@ -122,6 +122,8 @@ class EnergyTracker:
         if any(not r for r in rings):
             return
         newest = min(r[-1][0] for r in rings)
+        if w.pending[0][1] > newest:
+            return  # the usual case at a step event: no reading after it yet (and no copying)
         oldest = max(r[0][0] for r in rings)
         pts = [list(r) for r in rings]
         while w.pending and w.pending[0][1] <= newest:
