@@ -200,3 +200,13 @@ async def test_device_strip_says_once_why_the_gpus_are_na(tmp_path):
     lines = text.splitlines()
     assert lines[0].startswith("host CPU")
     assert lines[-1].count("nvml n/a: no NVIDIA driver") == 1 and lines[-1].count("amdsmi n/a:") == 1
+
+
+def test_probe_intervals_from_the_config_file(tmp_path):
+    from fwtop.session.config import load_config
+
+    cfg = tmp_path / "f.toml"
+    cfg.write_text("[probes]\ninterval = 0.25\nnvml = 1\n[[workload]]\nframework = 'torch'\n")
+    intervals = load_config(str(cfg)).probe_intervals
+    assert intervals == {"host": 0.25, "nvml": 1, "amdsmi": 0.25}
+    assert [p.interval for p in default_probes(intervals)] == [0.25, 1, 0.25]
