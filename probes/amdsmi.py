@@ -11,6 +11,7 @@ n/a with the reason noted once.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from . import gpu
@@ -68,6 +69,7 @@ class AmdSmiProbe(Probe):
         self._missing: set[tuple[str, str]] = set()
         self._envs: dict[int, dict] = {}
         self._trees = TreeCache()
+        self._lock = threading.Lock()  # close() waits for a sample still running in its thread
 
     def start(self) -> None:
         smi, why = load_amdsmi()
@@ -91,6 +93,10 @@ class AmdSmiProbe(Probe):
             self.available, self.status = False, "amdsmi n/a: no AMD GPU found"
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self.smi is not None:
             try:
                 self.smi.amdsmi_shut_down()
@@ -144,6 +150,10 @@ class AmdSmiProbe(Probe):
         }
 
     def sample(self) -> list[Sample]:
+        with self._lock:
+            return self._sample()
+
+    def _sample(self) -> list[Sample]:
         if self.smi is None:
             return []
         now = time.time()

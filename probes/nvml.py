@@ -13,6 +13,7 @@ container without ``--pid=host``) are detected and said once.
 from __future__ import annotations
 
 import ctypes
+import threading
 import time
 
 from . import gpu
@@ -125,6 +126,7 @@ class NvmlProbe(Probe):
         self._proc_state: dict = {}
         self._envs: dict[int, dict] = {}
         self._trees = TreeCache()
+        self._lock = threading.Lock()  # close() waits for a sample still running in its thread
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -176,6 +178,10 @@ class NvmlProbe(Probe):
         self.note(f"{dev.key} is in MIG mode: utilization, power and energy are per GPU, memory per instance")
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self.nvml is not None:
             try:
                 self.nvml.nvmlShutdown()
@@ -246,6 +252,10 @@ class NvmlProbe(Probe):
         return env
 
     def sample(self) -> list[Sample]:
+        with self._lock:
+            return self._sample()
+
+    def _sample(self) -> list[Sample]:
         if self.nvml is None:
             return []
         now = time.time()
