@@ -13,6 +13,7 @@ container without ``--pid=host``) are detected and said once.
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 import time
 
@@ -33,6 +34,8 @@ NAMESPACE_NOTE = (
 
 def load_nvml():
     """(the pynvml module, '') or (None, why it is n/a). Importing it loads no driver."""
+    if sys.platform == "darwin":
+        return None, "no NVIDIA driver on macOS"
     try:
         import pynvml
     except ImportError:
