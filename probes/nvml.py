@@ -194,12 +194,17 @@ class NvmlProbe(Probe):
 
     # -- sampling ----------------------------------------------------------------------
 
-    def _q(self, target: str, field: str, fn, *args):
-        """One NVML query: its value, or None with the reason noted once."""
+    def _q(self, target: str, field: str, call: str, *args):
+        """One NVML query by name: its value, or None with the reason noted once. A call the
+        GPU does not support, or the driver or binding lacks, is not asked again."""
         if (target, field) in self._missing:
             return None
         try:
-            return fn(*args)
+            return getattr(self.nvml, call)(*args)
+        except AttributeError:
+            self._missing.add((target, field))
+            self.note(f"{target} {field} n/a ({call} is not in this nvidia-ml-py)")
+            return None
         except Exception as exc:  # noqa: BLE001 - any NVML error makes this one field n/a
             if self.nvml is not None and is_missing(self.nvml, exc):
                 self._missing.add((target, field))
@@ -208,7 +213,7 @@ class NvmlProbe(Probe):
 
     def _device_values(self, dev: gpu.DeviceId) -> dict:
         nvml, h, k = self.nvml, self._handles[dev.key], dev.key
-        mem = self._q(k, "memory", nvml.nvmlDeviceGetMemoryInfo, h)
+        mem = self._q(k, "memory", "nvmlDeviceGetMemoryInfo", h)
         values = {
             "name": dev.name,
             "uuid": dev.uuid,
@@ -217,10 +222,10 @@ class NvmlProbe(Probe):
         }
         if dev.index < 0:  # a MIG instance: the rest is per physical GPU
             return values
-        util = self._q(k, "utilization", nvml.nvmlDeviceGetUtilizationRates, h)
-        power = self._q(k, "power", nvml.nvmlDeviceGetPowerUsage, h)
-        limit = self._q(k, "power limit", nvml.nvmlDeviceGetEnforcedPowerLimit, h)
-        energy = self._q(k, "energy counter", nvml.nvmlDeviceGetTotalEnergyConsumption, h)
+        util = self._q(k, "utilization", "nvmlDeviceGetUtilizationRates", h)
+        power = self._q(k, "power", "nvmlDeviceGetPowerUsage", h)
+        limit = self._q(k, "power limit", "nvmlDeviceGetEnforcedPowerLimit", h)
+        energy = self._q(k, "energy counter", "nvmlDeviceGetTotalEnergyConsumption", h)
         values.update(
             {
                 "util_gpu": util.gpu if util is not None else None,
@@ -228,9 +233,9 @@ class NvmlProbe(Probe):
                 "power_w": power / 1000.0 if power is not None else None,
                 "power_limit_w": limit / 1000.0 if limit is not None else None,
                 "energy_j": energy / 1000.0 if energy is not None else None,
-                "temp_c": self._q(k, "temperature", nvml.nvmlDeviceGetTemperature, h, nvml.NVML_TEMPERATURE_GPU),
-                "sm_clock_mhz": self._q(k, "SM clock", nvml.nvmlDeviceGetClockInfo, h, nvml.NVML_CLOCK_SM),
-                "mem_clock_mhz": self._q(k, "memory clock", nvml.nvmlDeviceGetClockInfo, h, nvml.NVML_CLOCK_MEM),
+                "temp_c": self._q(k, "temperature", "nvmlDeviceGetTemperature", h, nvml.NVML_TEMPERATURE_GPU),
+                "sm_clock_mhz": self._q(k, "SM clock", "nvmlDeviceGetClockInfo", h, nvml.NVML_CLOCK_SM),
+                "mem_clock_mhz": self._q(k, "memory clock", "nvmlDeviceGetClockInfo", h, nvml.NVML_CLOCK_MEM),
             }
         )
         return values

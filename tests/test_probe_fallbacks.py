@@ -300,3 +300,97 @@ def test_devices_backend_describes_a_started_probe(monkeypatch):
         "gpu:1: NVIDIA A100, 80 GiB, energy counter n/a",
         "n/a: gpu:1 energy counter n/a (Not Supported)",
     ]
+
+
+def test_mig_instances_are_their_own_targets_and_parents_list_no_processes():
+    import os
+
+    mig_handles = {("h0", 0): "m0", ("h0", 2): "m2"}
+
+    def mig_handle(h, j):
+        if (h, j) not in mig_handles:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        return mig_handles[(h, j)]
+
+    def procs(h):
+        if h == "h0":
+            raise AssertionError("a MIG parent's processes are listed per instance")
+        return [_proc(os.getpid(), 3 * 2**30)] if h == "m2" else []
+
+    nvml = _fake_nvml(
+        nvmlDeviceGetHandleByIndex=lambda i: f"h{i}",
+        nvmlDeviceGetUUID=lambda h: {"h0": "GPU-p", "m0": "MIG-a", "m2": "MIG-b"}[h],
+        nvmlDeviceGetName=lambda h: b"NVIDIA A100",  # old bindings return bytes
+        nvmlDeviceGetMigMode=lambda h: [pynvml.NVML_DEVICE_MIG_ENABLE, pynvml.NVML_DEVICE_MIG_ENABLE],
+        nvmlDeviceGetMaxMigDeviceCount=lambda h: 3,
+        nvmlDeviceGetMigDeviceHandleByIndex=mig_handle,
+        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=1, total=10 * 2**30),
+        nvmlDeviceGetComputeRunningProcesses_v3=procs,
+    )
+    p = NvmlProbe()
+    p.nvml = nvml
+    p._add_device(0)
+    assert [d.key for d in p.devices] == ["gpu:0", "gpu:0/mig:0", "gpu:0/mig:2"]
+    assert p.devices[0].name == "NVIDIA A100" and p.devices[2].uuid == "MIG-b"
+    p.watch({"w0": os.getpid()}, {"w0": "cuda:0"})
+    samples = {s.target: s.values for s in p.sample()}
+    assert "util_gpu" not in samples["gpu:0/mig:2"]  # memory only, per instance
+    assert samples["w0"] == {"gpu_mem": 3 * 2**30, "devices": ["gpu:0/mig:2"], "pids": 1, "mapped_by": "processes"}
+    assert any("MIG mode" in n for n in p.notes)
+
+
+def test_amdsmi_probe_samples_the_documented_shapes():
+    """amdsmi itself is absent here: a stand-in with the documented ROCm 6 return shapes runs
+    the probe's whole sampling path (field names, units, 'N/A' values)."""
+    import os
+
+    enum = types.SimpleNamespace
+    smi = types.SimpleNamespace(
+        AmdSmiMemoryType=enum(VRAM="vram"),
+        AmdSmiTemperatureType=enum(EDGE="edge"),
+        AmdSmiTemperatureMetric=enum(CURRENT="current"),
+        AmdSmiClkType=enum(GFX="gfx", MEM="mem"),
+        amdsmi_init=lambda: None,
+        amdsmi_shut_down=lambda: None,
+        amdsmi_get_processor_handles=lambda: ["d0"],
+        amdsmi_get_gpu_asic_info=lambda h: {"market_name": "AMD Instinct MI300X"},
+        amdsmi_get_gpu_device_uuid=lambda h: "aaaa-bbbb",
+        amdsmi_get_gpu_activity=lambda h: {"gfx_activity": 97, "umc_activity": "N/A", "mm_activity": 0},
+        amdsmi_get_power_info=lambda h: {"socket_power": 650, "power_limit": 750},
+        amdsmi_get_energy_count=lambda h: {"energy_accumulator": 10**9, "counter_resolution": 15.3, "timestamp": 1},
+        amdsmi_get_temp_metric=lambda h, t, m: 71,
+        amdsmi_get_clock_info=lambda h, c: {"clk": 2100 if c == "gfx" else 1300},
+        amdsmi_get_gpu_memory_usage=lambda h, t: 40 * 2**30,
+        amdsmi_get_gpu_memory_total=lambda h, t: 192 * 2**30,
+        amdsmi_get_gpu_process_list=lambda h: [
+            {"pid": os.getpid(), "mem": 41 * 2**30, "memory_usage": {"vram_mem": 39 * 2**30}}
+        ],
+    )
+    import sys
+
+    sys.modules["amdsmi"] = smi
+    try:
+        from fwtop.probes.amdsmi import AmdSmiProbe
+
+        p = AmdSmiProbe()
+        p.start()
+        p.watch({"w0": os.getpid()}, {"w0": "rocm:0"})
+        samples = {s.target: s.values for s in p.sample()}
+        p.close()
+    finally:
+        del sys.modules["amdsmi"]
+    assert samples["gpu:0"] == {
+        "name": "AMD Instinct MI300X",
+        "uuid": "aaaa-bbbb",
+        "util_gpu": 97,
+        "util_mem": None,
+        "mem_used": 40 * 2**30,
+        "mem_total": 192 * 2**30,
+        "power_w": 650,
+        "power_limit_w": 750,
+        "energy_j": pytest.approx(15300.0),
+        "temp_c": 71,
+        "sm_clock_mhz": 2100,
+        "mem_clock_mhz": 1300,
+    }
+    assert samples["w0"]["gpu_mem"] == 39 * 2**30 and samples["w0"]["devices"] == ["gpu:0"]
