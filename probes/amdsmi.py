@@ -159,7 +159,12 @@ class AmdSmiProbe(Probe):
         now = time.time()
         out, procs_by_dev = [], {}
         for dev in self.devices:
-            out.append(Sample(now, self.name, dev.key, self._device_values(dev)))
+            try:
+                values = self._device_values(dev)
+            except Exception as exc:  # noqa: BLE001 - e.g. an enum this amdsmi version lacks
+                self.note(f"{dev.key} figures n/a ({type(exc).__name__}: {exc})")
+                values = {"name": dev.name, "uuid": dev.uuid}
+            out.append(Sample(now, self.name, dev.key, values))
             procs = self._q(dev.key, "per-process memory", process_entries, self.smi, self._handles[dev.key])
             if procs is not None:
                 procs_by_dev[dev.key] = procs
