@@ -105,6 +105,10 @@ class ReplaySession(Session):
     def _apply(self, rec: dict) -> None:
         if "sample" in rec:
             s = rec["sample"]
+            if s.get("target") == "status":  # a probe's availability and n/a notes
+                self.probe_status[str(s.get("probe"))] = s["values"]
+                self._notify("probe")
+                return
             self.timeline.add_sample(
                 Sample(float(s.get("t") or 0.0), str(s.get("probe")), str(s.get("target")), s["values"])
             )

@@ -4,7 +4,6 @@ records the run directory and computes the summary."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import platform
 import signal
@@ -14,12 +13,13 @@ import time
 from collections.abc import Callable
 
 from fwtop import __version__
-from fwtop.probes.base import Probe
-from fwtop.probes.host import HostProbe
+from fwtop.probes import default_probes
+from fwtop.probes.base import Probe, Sample
 from fwtop.workloads.events import Event, Invalid, StepEvent
 from fwtop.workloads.runner import Runner
 from fwtop.workloads.spec import WorkloadSpec
 
+from .probing import probe_notes, run_probe
 from .rundir import RunDir
 from .summary import session_summary, workload_summary
 from .timeline import Timeline
@@ -62,7 +62,8 @@ class Session:
         self.warnings: list[str] = []  # session-wide notices for the user (shown once)
         self.timeline = Timeline()
         self.workloads: list[Workload] = []
-        self.probes = probes if probes is not None else [HostProbe()]
+        self.probes = probes if probes is not None else default_probes()
+        self.probe_status: dict[str, dict] = {}  # probe name -> available, status, notes
         self.rundir: RunDir | None = None
         self.listeners: list[Callable[[str, str | None], None]] = []
         self.started_at: float | None = None
@@ -138,6 +139,7 @@ class Session:
         if ev.kind == "hello":
             w.hello = dict(ev.data)
             w.state = COMPILING
+            self._watch_roots()  # the resolved device (cuda:N) maps the workload to a GPU
             self._check_shared_cpu()
         elif ev.kind == "compile":
             w.compile = dict(ev.data)
@@ -251,8 +253,9 @@ class Session:
 
     def _watch_roots(self) -> None:
         roots = {w.id: w.runner.pid for w in self.workloads if w.runner and w.runner.running and w.runner.pid}
+        devices = {w.id: str((w.hello or {}).get("device") or w.spec.device) for w in self.workloads}
         for probe in self.probes:
-            probe.watch(roots)
+            probe.watch(roots, devices)
 
     async def _stall_watch(self) -> None:
         """Mark a workload stalled when it has made no step for ``stall_after`` seconds."""
@@ -267,27 +270,29 @@ class Session:
                     self._record(w.id, "stalled", time.time(), {"after_s": self.stall_after})
                     self._notify("stalled", w.id)
 
+    # -- probes (session/probing.py) ----------------------------------------------------
+
     async def _probe_loop(self, probe: Probe) -> None:
-        try:
-            await asyncio.to_thread(probe.start)
-            while True:
-                samples = await asyncio.to_thread(probe.sample)
-                for s in samples:
-                    self.timeline.add_sample(s)
-                    if self.rundir is not None:
-                        self.rundir.sample(s.probe, s.target, s.t, s.values)
-                if samples:
-                    self._notify("sample")
-                await asyncio.sleep(probe.interval)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken probe is shown, never fatal
-            probe.available = False
-            probe.status = f"{probe.name} probe stopped: {type(exc).__name__}: {exc}"
-            self._notify("probe")
-        finally:
-            with contextlib.suppress(Exception):
-                probe.close()
+        await run_probe(probe, self._on_samples, self._on_probe_status)
+
+    def _on_samples(self, samples: list[Sample]) -> None:
+        for s in samples:
+            self.timeline.add_sample(s)
+            if self.rundir is not None:
+                self.rundir.sample(s.probe, s.target, s.t, s.values)
+        self._notify("sample")
+
+    def _on_probe_status(self, probe: Probe) -> None:
+        """A probe started, failed or noted an n/a field: recorded (replayed) and shown once."""
+        st = {"available": probe.available, "status": probe.status, "notes": list(probe.notes)}
+        self.probe_status[probe.name] = st
+        if self.rundir is not None:
+            self.rundir.sample(probe.name, "status", time.time(), st)
+        self._notify("probe")
+
+    def probe_notes(self) -> list[str]:
+        """Unavailable probes and n/a fields, with the reasons (device strip, summary)."""
+        return probe_notes(self.probe_status)
 
     async def wait(self) -> None:
         """Run to the end: every workload (one after another when sequential) has ended."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fwtop.probes.base import Sample
 from fwtop.workloads.events import StepEvent
 
+from .energy import EnergyTracker
 from .stats import step_stats
 
 DEFAULT_CAPACITY = 4096  # points kept per series for charts
@@ -73,6 +74,7 @@ class Timeline:
         self._steps: dict[str, StepSeries] = {}
         self._samples: dict[tuple[str, str], deque] = {}
         self.peaks: dict[tuple[str, str], dict] = {}  # (probe, target) -> field -> max
+        self.energy = EnergyTracker()  # energy per step from device energy counters
         self.version = 0  # bumped on every change, so views redraw only when needed
 
     def steps(self, wid: str) -> StepSeries:
@@ -87,10 +89,12 @@ class Timeline:
         for key in [k for k in self._samples if k[1] == wid]:
             del self._samples[key]
             self.peaks.pop(key, None)
+        self.energy.reset(wid)
         self.version += 1
 
     def add_step(self, wid: str, step: StepEvent, steady: bool = True) -> None:
         self.steps(wid).add(step, steady)
+        self.energy.add_step(wid, step, steady)
         self.version += 1
 
     def add_sample(self, sample: Sample) -> None:
@@ -103,6 +107,7 @@ class Timeline:
         for name, value in sample.values.items():
             if isinstance(value, (int, float)) and value > peaks.get(name, float("-inf")):
                 peaks[name] = value
+        self.energy.add_sample(sample)
         self.version += 1
 
     def samples(self, probe: str, target: str) -> deque:
@@ -111,3 +116,14 @@ class Timeline:
     def latest(self, probe: str, target: str) -> Sample | None:
         ring = self._samples.get((probe, target))
         return ring[-1] if ring else None
+
+    def targets(self, probe: str) -> list[str]:
+        """Every target a probe has reported (devices and workloads)."""
+        return [t for p, t in self._samples if p == probe]
+
+    def device_probe(self, wid: str) -> str | None:
+        """The GPU probe that attributed this workload to a device (nvml or amdsmi), if any."""
+        for probe in ("nvml", "amdsmi"):
+            if (probe, wid) in self._samples:
+                return probe
+        return None

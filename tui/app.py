@@ -17,7 +17,7 @@ from textual.widgets import Footer, Log, Static
 
 from fwtop.session.session import ENDED, PAUSED, Session
 
-from .format import fmt_bytes
+from .devices import device_lines
 from .lines import TextLines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
@@ -49,9 +49,9 @@ class HelpScreen(ModalScreen):
 
 
 class DeviceStrip(TextLines):
-    """One line per device: host CPU and memory until the GPU probes land."""
+    """The host, one line per GPU, and what is n/a and why (tui/devices.py)."""
 
-    DEFAULT_CSS = "DeviceStrip { height: 1; padding: 0 1; background: $boost; }"
+    DEFAULT_CSS = "DeviceStrip { height: auto; max-height: 10; padding: 0 1; background: $boost; }"
 
     def __init__(self, session: Session) -> None:
         super().__init__([""], id="devices")
@@ -62,21 +62,8 @@ class DeviceStrip(TextLines):
         self.refresh_text()
 
     def refresh_text(self) -> None:
-        host = self.session.timeline.latest("host", "host")
-        if host is None:
-            text = "host: waiting for the first sample"
-        else:
-            v = host.values
-            text = (
-                f"host CPU {v.get('cpu_percent', 0):5.1f}% of {v.get('cpu_count')} cores   "
-                f"RAM {fmt_bytes(v.get('mem_used'))} / {fmt_bytes(v.get('mem_total'))}"
-            )
-        notes = [p.status for p in self.session.probes if p.status != "ok"]
-        if self.session.rundir is not None and self.session.rundir.error:
-            notes.append(self.session.rundir.error)
-        if notes:
-            text += "   " + "; ".join(notes)
-        self.set_lines([text])
+        # Repaints only the lines that changed; a new line count (a GPU appears, a note) relayouts.
+        self.set_lines(device_lines(self.session))
 
 
 class FwtopApp(App):

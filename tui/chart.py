@@ -133,3 +133,126 @@ class BrailleChart(Widget):
             strip = Strip([Segment(text, self._styles[0 if y == 0 else 1])], width)
             self._row_strips[y] = strip
         return strip
+
+
+def _levels(values: Sequence[float | None], n: int, top: float, total: int) -> list[int | None]:
+    pts = list(values)[-n:]
+    out: list[int | None] = [None] * (n - len(pts))
+    for v in pts:
+        if v is None or top <= 0:
+            out.append(None)
+        else:
+            out.append(min(total, max(1, round(max(v, 0.0) / top * total))))
+    return out
+
+
+def braille_lines(series: Sequence[Sequence[float | None]], width: int, height: int, top: float) -> list[list[tuple]]:
+    """Several series as lines in one braille grid: per cell row, ``(char, owner)`` per column,
+    where ``owner`` is the index of the last series with a dot in the cell (-1: empty).
+    Consecutive points of a series are joined by a vertical run of dots."""
+    total = height * 4
+    owner = [[-1] * total for _ in range(2 * width)]  # [point column][dot level from the bottom]
+    for k, values in enumerate(series):
+        prev = None
+        for x, level in enumerate(_levels(values, 2 * width, top, total)):
+            if level is None:
+                prev = None
+                continue
+            lo, hi = (level, level) if prev is None else (min(prev, level), max(prev, level))
+            for dot in range(lo - 1, hi):
+                owner[x][dot] = k
+            prev = level
+    rows = []
+    for r in range(height):
+        base = (height - 1 - r) * 4
+        row = []
+        for c in range(width):
+            bits, who = 0, -1
+            for col in (0, 1):
+                column = owner[2 * c + col]
+                for k in range(4):  # k: row within the cell, from the top
+                    o = column[base + 3 - k]
+                    if o >= 0:
+                        bits |= _DOTS[col][k]
+                        who = max(who, o)
+            row.append((chr(BRAILLE_BASE + bits), who))
+        rows.append(row)
+    return rows
+
+
+class LinesChart(Widget):
+    """Up to three series as coloured lines on one scale, with a legend in the title line.
+    Colours come from the component classes ``lineschart--s0`` .. ``--s2``."""
+
+    COMPONENT_CLASSES = {"lineschart--s0", "lineschart--s1", "lineschart--s2"}
+    DEFAULT_CSS = """
+    LinesChart { height: 5; width: 1fr; }
+    LinesChart > .lineschart--s0 { color: $secondary; }
+    LinesChart > .lineschart--s1 { color: $warning; }
+    LinesChart > .lineschart--s2 { color: $success; }
+    """
+
+    def __init__(self, title: str, *, name: str | None = None, id: str | None = None, classes: str | None = None):
+        super().__init__(name=name, id=id, classes=classes)
+        self.title = title
+        self._series: list[tuple[str, list[float | None]]] = []
+        self._top = 0.0
+        self._cache: list[Strip] | None = None
+        self._cache_key: tuple | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return [label for label, _ in self._series]
+
+    def set_series(self, series: Sequence[tuple[str, Sequence[float | None]]], title: str | None = None) -> None:
+        """``[(legend text, values), ...]``; repaints only if something visible changed."""
+        new = [(label, list(values)) for label, values in series][:3]
+        finite = [v for _, values in new for v in values if v is not None]
+        top = max(finite) * 1.1 if finite else 0.0
+        title = self.title if title is None else title
+        if new == self._series and top == self._top and title == self.title:
+            return
+        self._series, self._top, self.title = new, top, title
+        self._cache = None
+        self.refresh()
+
+    def _build(self, width: int, height: int) -> list[Strip]:
+        base = self.rich_style
+        styles = [base + self.get_component_rich_style(f"lineschart--s{k}", partial=True) for k in range(3)]
+        segs = [Segment(f" {self.title} ", base + Style(bold=True))]
+        used = len(self.title) + 2
+        for k, (label, _) in enumerate(self._series):
+            piece = f" \u25a0 {label}"
+            if used + len(piece) > width:
+                break
+            segs.append(Segment(piece, styles[k] + Style(bold=True)))
+            used += len(piece)
+        strips = [Strip(segs + [Segment(" " * max(0, width - used), base)], width).crop(0, width)]
+        rows = braille_lines([v for _, v in self._series], width, max(0, height - 1), self._top)
+        for row in rows:
+            out, run, who = [], "", None
+            for ch, o in row:
+                if o != who and run:
+                    out.append(Segment(run, styles[who] if who is not None and who >= 0 else base))
+                    run = ""
+                run += ch
+                who = o
+            if run:
+                out.append(Segment(run, styles[who] if who is not None and who >= 0 else base))
+            strips.append(Strip(out, width))
+        return strips
+
+    def notify_style_update(self) -> None:
+        """CSS or theme changed: rebuild with the new colours (styles are cached with the lines)."""
+        super().notify_style_update()
+        self._cache = None
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size.width, self.size.height
+        key = (width, height)
+        if self._cache is None or self._cache_key != key:
+            self._cache = self._build(width, height)
+            self._cache_key = key
+        if 0 <= y < len(self._cache):
+            return self._cache[y]
+        return Strip.blank(width, self.rich_style)

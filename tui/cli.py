@@ -80,6 +80,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--name", default=None, help="name of the run (used in the run directory's name)")
     g.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between device and host samples (default 0.5, i.e. 2 Hz; 0.1 to 60)",
+    )
+    g.add_argument(
         "--theme",
         default=None,
         help="dashboard theme: fwtop-dark (default), fwtop-light, fwtop-contrast, "
@@ -251,7 +258,26 @@ def use_dashboard(args) -> bool:
     return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
-def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None, stall_after=None) -> int:
+def _probes(args, config_intervals: dict | None = None) -> list:
+    """The probes at the configured intervals (--probe-interval overrides the config file)."""
+    from fwtop.probes import default_probes
+    from fwtop.session.config import probe_intervals
+
+    intervals = dict(config_intervals or {})
+    if args.probe_interval is not None:
+        intervals = probe_intervals(args.probe_interval, where="--probe-interval")
+    return default_probes(intervals)
+
+
+def _run(
+    specs: list,
+    args,
+    name: str,
+    sequential: bool = False,
+    runs_dir: str | None = None,
+    stall_after=None,
+    probe_intervals: dict | None = None,
+) -> int:
     from fwtop.session.session import DEFAULT_STALL_AFTER, Session
 
     from .headless import comparison_table, run_headless
@@ -268,6 +294,7 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
         record=not args.no_record,
         sequential=args.sequential or sequential,
         stall_after=stall or None,  # 0: never
+        probes=_probes(args, probe_intervals),
     )
     if not use_dashboard(args):
         return asyncio.run(run_headless(session, as_json=args.json))
@@ -350,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 sequential=cfg.sequential,
                 runs_dir=cfg.runs_dir,
                 stall_after=cfg.stall_after,
+                probe_intervals=cfg.probe_intervals,
             )
         return _run(_default_specs(args), args, name="default")
     except UserError as exc:

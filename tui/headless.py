@@ -25,6 +25,7 @@ class Progress:
         self.session = session
         self.out = out
         self._last: dict[str, float] = {}
+        self._said: set[str] = set()
 
     def _print(self, w: Workload | None, text: str) -> None:
         prefix = f"[{w.label}] " if w is not None else ""
@@ -37,6 +38,12 @@ class Progress:
             return
         if kind == "warning":
             self._print(None, f"fwtop: warning: {s.warnings[-1]}")
+            return
+        if kind == "probe":  # a probe is n/a, or a field is: say why, once
+            for note in s.probe_notes():
+                if note not in self._said:
+                    self._said.add(note)
+                    self._print(None, f"fwtop: {note}")
             return
         if wid is None:
             return
@@ -104,6 +111,9 @@ def comparison_table(summary: dict) -> str:
             "tokens/s",
             "TFLOP/s",
             "peak mem",
+            "dev mem",
+            "J/step",
+            "avg W",
             "first step",
             "vs first",
         )
@@ -117,6 +127,7 @@ def comparison_table(summary: dict) -> str:
             fmt_bytes(peak) if peak is not None else (f"{fmt_bytes(mem['host_rss'])} rss" if mem["host_rss"] else "n/a")
         )
         ratio = s.get("ratio_to_first")
+        energy = s.get("energy") or {}
         rows.append(
             (
                 s["label"] + (" (FAILED)" if s["state"] == FAILED else ""),
@@ -130,6 +141,9 @@ def comparison_table(summary: dict) -> str:
                 fmt_rate(s["tokens_per_s"]),
                 f"{s['tflops']:.3f}" if s["tflops"] is not None else "n/a",
                 peak_txt,
+                fmt_bytes(mem.get("device_used")),
+                f"{energy['per_step_j']:.3g}" if energy.get("per_step_j") is not None else "n/a",
+                f"{energy['avg_power_w']:.0f}" if energy.get("avg_power_w") is not None else "n/a",
                 fmt_duration(s["first_step_s"]),
                 f"{ratio:.2f}x" if ratio is not None else "n/a",
             )
@@ -146,7 +160,13 @@ def comparison_table(summary: dict) -> str:
     for s in summary["workloads"]:
         if s["state"] == FAILED:
             notes.append(f"{s['label']} failed: {s['reason']}")
+    if any(s.get("energy") for s in summary["workloads"]):
+        notes.append(
+            "J/step, avg W: from the device's energy counter over the measured steady steps "
+            "(device-wide: workloads sharing a device share its energy)"
+        )
     notes += [f"warning: {w}" for w in summary.get("warnings", [])]
+    notes += list(summary.get("probes", []))
     if summary.get("recording_error"):
         notes.append(summary["recording_error"])
     if summary.get("run_dir"):
