@@ -77,4 +77,6 @@ def session_summary(session: Session) -> dict:
         "workloads": workloads,
         "failed": [w.label for w in session.failed],
         "warnings": list(session.warnings),
+        "captures": session.traces.to_list(),
+        **({"traces_dir": str(session.traces.root(None))} if session.traces.temporary else {}),
     }
