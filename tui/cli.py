@@ -80,6 +80,20 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--name", default=None, help="name of the run (used in the run directory's name)")
     g.add_argument(
+        "--profile-at",
+        type=_positive_int,
+        default=None,
+        metavar="STEP",
+        help="capture a framework profiler trace of every workload from step STEP (0-based; traces go to RUN_DIR/traces)",
+    )
+    g.add_argument(
+        "--profile-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="steps in that capture (default 5)",
+    )
+    g.add_argument(
         "--theme",
         default=None,
         help="dashboard theme: fwtop-dark (default), fwtop-light, fwtop-contrast, "
@@ -261,6 +275,7 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
     stall = DEFAULT_STALL_AFTER if stall is None else stall
     if stall < 0:
         raise UserError(f"stall_after must be 0 (never) or a number of seconds, got {stall}")
+    profile_at = _profile_at(args, specs)
     session = Session(
         specs,
         name=args.name or name,
@@ -269,6 +284,7 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
         sequential=args.sequential or sequential,
         stall_after=stall or None,  # 0: never
     )
+    session.profile_at = profile_at
     if not use_dashboard(args):
         return asyncio.run(run_headless(session, as_json=args.json))
     from .app import FwtopApp
@@ -281,6 +297,26 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
     if session.started_at is not None:
         print(comparison_table(session.summary()))
     return app.return_code or (1 if session.failed else 0)
+
+
+def _profile_at(args, specs: list) -> tuple[int, int] | None:
+    """--profile-at / --profile-steps as (step, steps), checked against each workload's --steps."""
+    from fwtop.session.traces import DEFAULT_PROFILE_STEPS, MAX_PROFILE_STEPS
+
+    if args.profile_at is None:
+        if args.profile_steps is not None:
+            raise UserError("--profile-steps needs --profile-at STEP (the step the capture starts at)")
+        return None
+    n = DEFAULT_PROFILE_STEPS if args.profile_steps is None else args.profile_steps
+    if not 1 <= n <= MAX_PROFILE_STEPS:
+        raise UserError(f"--profile-steps must be from 1 to {MAX_PROFILE_STEPS}, got {n}")
+    for spec in specs:
+        if spec.steps and args.profile_at + n > spec.steps:
+            raise UserError(
+                f"--profile-at {args.profile_at} --profile-steps {n} ends after the last step of {spec.label} "
+                f"({spec.steps} steps): raise --steps or profile earlier"
+            )
+    return (args.profile_at, n)
 
 
 def _cmd_devices(args) -> int:

@@ -25,6 +25,7 @@ class Progress:
         self.session = session
         self.out = out
         self._last: dict[str, float] = {}
+        self._trace_seen: dict[str, tuple] = {}
 
     def _print(self, w: Workload | None, text: str) -> None:
         prefix = f"[{w.label}] " if w is not None else ""
@@ -75,6 +76,14 @@ class Progress:
                 self._print(w, f"step {st.index + 1}{total}  {fmt_duration(st.duration)}{loss}")
         elif kind == "stalled":
             self._print(w, f"STALLED: {w.reason} (still waiting; fwtop does not kill it)")
+        elif kind == "trace":
+            cap = s.traces.latest(wid)
+            if cap is not None and (cap.state, cap.step) != self._trace_seen.get(cap.id):
+                self._trace_seen[cap.id] = (cap.state, cap.step)
+                if cap.state in ("requested", "done", "failed") or (cap.state == "capturing" and cap.step == 1):
+                    self._print(
+                        w, cap.status_text() + (f"  {cap.trace_path or cap.files[0]['path']}" if cap.files else "")
+                    )
         elif kind == "notice":
             self._print(w, f"notice: {w.notices[-1]}")
         elif kind == "invalid" and w.invalid in (1, 10, 100, 1000):
@@ -149,9 +158,28 @@ def comparison_table(summary: dict) -> str:
     notes += [f"warning: {w}" for w in summary.get("warnings", [])]
     if summary.get("recording_error"):
         notes.append(summary["recording_error"])
+    notes += capture_lines(summary)
     if summary.get("run_dir"):
         notes.append(f"run directory: {summary['run_dir']}")
     return "\n".join(lines + [""] + notes)
+
+
+def capture_lines(summary: dict) -> list[str]:
+    """One line per profiler capture: workload, state, and each file's path and size."""
+    lines = []
+    for c in summary.get("captures", []):
+        what = "profile" if c["kind"] == "profile" else "memory snapshot"
+        steps = (
+            f"steps {c['first_step']}-{c['first_step'] + c['captured'] - 1}" if c.get("first_step") is not None else ""
+        )
+        if c["state"] == "done":
+            lines.append(f"{what} of {c['label']} ({steps}{', partial' if c['partial'] else ''}):")
+            lines += [f"  {f['path']} ({fmt_bytes(f['bytes'])})" for f in c["files"]]
+        else:
+            lines.append(f"{what} of {c['label']}: {c['state']}" + (f": {c['reason']}" if c.get("reason") else ""))
+    if summary.get("traces_dir"):
+        lines.append(f"traces (not recording): {summary['traces_dir']}")
+    return lines
 
 
 async def run_headless(session: Session, as_json: bool = False) -> int:

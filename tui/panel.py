@@ -124,7 +124,7 @@ class WorkloadPanel(Vertical):
         thr = f"{fmt_rate(sps)} samples/s" + (f", {fmt_rate(tps)} tok/s" if tps else "")
         lines = [
             f"{progress_text(w, series.count)}  median {fmt_duration(st['median'])}  p95 {fmt_duration(st['p95'])}"
-            f"  ({series.steady_count} steady)",
+            f"  ({series.steady_count} steady" + (f", {series.profiled} profiled" if series.profiled else "") + ")",
             f"{thr}  {fl / 1e12:.3f} TFLOP/s" if fl else thr,
             f"peak {fmt_bytes(peak) if peak is not None else 'n/a'} framework, {fmt_bytes(host.get('rss'))} rss",
             f"first step {fmt_duration((w.compile or {}).get('first_step_s'))}  vs first: {ratio}",
