@@ -5,6 +5,8 @@
     sequential = false
     runs_dir = "runs"
     stall_after = 300         # seconds without a step before a workload shows as stalled; 0: never
+    profile_at = 20           # optional: a profiler capture of every workload from this step
+    profile_steps = 5         # of this many steps (default 5)
 
     [defaults]                # optional: applied to every workload
     model = "transformer"
@@ -50,7 +52,14 @@ WORKLOAD_KEYS = {
     "sizes": "table",
     "env": "table",
 }
-SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR, "stall_after": _NUM}
+SESSION_KEYS = {
+    "name": _STR,
+    "sequential": _BOOL,
+    "runs_dir": _STR,
+    "stall_after": _NUM,
+    "profile_at": _INT,  # like --profile-at / --profile-steps
+    "profile_steps": _INT,
+}
 TOP_KEYS = {"session": "table", "defaults": "table", "workload": "array of tables"}
 
 
@@ -62,6 +71,8 @@ class Config:
     sequential: bool = False
     runs_dir: str | None = None
     stall_after: float | None = None
+    profile_at: int | None = None
+    profile_steps: int | None = None
     raw: dict = field(default_factory=dict)
 
 
@@ -136,6 +147,9 @@ def load_config(path: str) -> Config:
     _check_table(file, "session", session, SESSION_KEYS)
     if session.get("stall_after", 0) < 0:
         raise UserError(f"{file}: session.stall_after: must be 0 (never) or a number of seconds")
+    for key in ("profile_at", "profile_steps"):
+        if session.get(key, 0) < 0:
+            raise UserError(f"{file}: session.{key}: must be a whole number >= 0")
     defaults = raw.get("defaults", {})
     _check_table(file, "defaults", defaults, {k: v for k, v in WORKLOAD_KEYS.items() if k != "name"})
     workloads = raw.get("workload")
@@ -169,5 +183,7 @@ def load_config(path: str) -> Config:
         sequential=session.get("sequential", False),
         runs_dir=session.get("runs_dir"),
         stall_after=session.get("stall_after"),
+        profile_at=session.get("profile_at"),
+        profile_steps=session.get("profile_steps"),
         raw=raw,
     )

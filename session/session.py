@@ -72,6 +72,7 @@ class Session:
         self._next_id = 0
         self.traces = Traces()  # profiler captures (session/traces.py)
         self.profile_at: tuple[int, int] | None = None  # (step, steps): profile every workload there
+        self.profile_options: dict = {}  # default profiler options (shapes, memory, stacks)
         for spec in specs:
             self._add(spec)
 
@@ -392,7 +393,7 @@ class Session:
         w = self.get(wid)
         root = self.traces.root(self.rundir.path if self.rundir is not None else None)
         cap = self.traces.new(wid, w.label, kind, steps, root / wid, group=group, at_step=at_step)
-        payload = {"id": cap.id, "dir": cap.dir, "steps": steps, "options": options or {}}
+        payload = {"id": cap.id, "dir": cap.dir, "steps": steps, "options": options or self.profile_options}
         if at_step is not None:
             payload["at_step"] = at_step
         if w.ended or w.runner is None or not w.runner.send(kind, **payload):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_PROFILE_STEPS = 5
+PROFILE_OPTIONS = ("shapes", "memory", "stacks")  # see docs/protocol.md, the profile command
 MAX_PROFILE_STEPS = 1000
 # Requested / capturing / writing: in progress. done / failed: final.
 REQUESTED, CAPTURING, WRITING, DONE, FAILED = "requested", "capturing", "writing", "done", "failed"
@@ -58,6 +59,7 @@ class Capture:
     requested_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     done_at: float | None = None
+    announced: bool = False  # the dashboard told the user how it ended
 
     @property
     def bytes(self) -> int:

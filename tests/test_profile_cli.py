@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import TINY, needs, run_fwtop
 
+from fwtop.session.session import Session
+from fwtop.session.traces import load_events
+from fwtop.workloads.spec import WorkloadSpec
+
 SIZES = ["--batch", str(TINY["mlp"]["batch"]), "--width", str(TINY["mlp"]["width"]), "--depth", "2"]
 
 
@@ -14,7 +18,7 @@ SIZES = ["--batch", str(TINY["mlp"]["batch"]), "--width", str(TINY["mlp"]["width
 def test_headless_profile_at_writes_a_capture_and_lists_it(tmp_path):
     proc = run_fwtop(
         "compare", "torch", "--model", "mlp", *SIZES, "--device", "cpu", "--steps", "8",
-        "--profile-at", "4", "--profile-steps", "2", "--runs-dir", str(tmp_path), "--json",
+        "--profile-at", "4", "--profile-steps", "2", "--profile-with", "shapes", "--runs-dir", str(tmp_path), "--json",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
@@ -23,6 +27,8 @@ def test_headless_profile_at_writes_a_capture_and_lists_it(tmp_path):
     (trace,) = [f for f in cap["files"] if f["role"] == "trace"]
     path = Path(trace["path"])
     assert path.is_file() and path.stat().st_size == trace["bytes"]
+    events = load_events(path)
+    assert any("Input Dims" in (e.get("args") or {}) for e in events if isinstance(e, dict))  # --profile-with shapes
     assert path.is_relative_to(Path(summary["run_dir"]) / "traces" / "w0" / "plugins" / "profile")
     assert "profile: done" in proc.stderr and str(path) in proc.stderr  # progress names the file
     assert summary["workloads"][0]["excluded_steps"] == 2 + 2  # warm-up and profiled steps
@@ -55,9 +61,50 @@ def test_headless_table_lists_capture_paths_without_recording(tmp_path):
         (["--profile-at", "2", "--profile-steps", "0"], "--profile-steps must be from 1"),
         (["--steps", "5", "--profile-at", "3", "--profile-steps", "4"], "ends after the last step of torch"),
         (["--profile-at", "x"], "expected a whole number"),
+        (["--profile-at", "1", "--profile-with", "shapes,flops"], "unknown option flops"),
     ],
 )
 def test_bad_profile_flags_are_one_line_exit_2(argv, message):
     proc = run_fwtop("compare", "torch", "--no-record", *argv, timeout=60)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+CONFIG = """
+[session]
+profile_at = 2
+profile_steps = 2
+
+[[workload]]
+framework = "torch"
+model = "mlp"
+device = "cpu"
+steps = 6
+sizes = { batch = 16, width = 64, depth = 2 }
+"""
+
+
+@needs("torch")
+def test_config_keys_profile_at(tmp_path):
+    cfg = tmp_path / "fwtop.toml"
+    cfg.write_text(CONFIG)
+    proc = run_fwtop("-c", str(cfg), "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (cap,) = json.loads(proc.stdout)["captures"]
+    assert cap["state"] == "done" and cap["first_step"] == 2 and cap["captured"] == 2
+    cfg.write_text(CONFIG.replace("profile_steps = 2", "profile_steps = -1"))
+    proc = run_fwtop("-c", str(cfg), "--no-record", timeout=60)
+    assert proc.returncode == 2 and "session.profile_steps: must be a whole number >= 0" in proc.stderr
+
+
+@needs("torch")
+async def test_workload_ending_during_a_capture_writes_a_partial_one(tmp_path):
+    spec = WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=5)
+    late = WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=3, name="late")
+    s = Session([spec, late], runs_dir=str(tmp_path), sequential=True)
+    s.profile_at = (3, 5)  # steps 3..7 of a 5-step workload; step 3 never comes for the 3-step one
+    await s.run()
+    cut, never = s.traces.captures
+    assert cut.state == "done" and cut.partial and cut.step == 2 and Path(cut.trace_path).is_file()
+    assert never.state == "failed" and "ended before step 3" in never.reason and not never.files
+    assert s.workloads[0].state == s.workloads[1].state == "finished"

@@ -20,7 +20,7 @@ from fwtop.session.session import ENDED, PAUSED, Session
 from .format import fmt_bytes
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
-from .traces import TracesScreen, capture_badge
+from .traces import TracesScreen, capture_badge, capture_notice
 
 TEXT_INTERVAL = 0.5  # seconds between text refreshes
 CHART_INTERVAL = 1.0  # seconds between chart refreshes
@@ -172,6 +172,10 @@ class FwtopApp(App):
     def _on_session(self, kind: str, wid: str | None) -> None:
         if kind == "warning":
             self.notify(self.session.warnings[-1], severity="warning", timeout=20)
+        elif kind == "trace" and wid is not None:
+            notice = capture_notice(self.session, wid)
+            if notice is not None:
+                self.notify(notice[0], severity=notice[1], timeout=10)
 
     async def _run_session(self) -> None:
         await self.session.start()
@@ -321,7 +325,8 @@ class FwtopApp(App):
         wid = self.selected_wid
         if wid is not None and self._can_capture():
             cap = self.session.profile(wid)
-            self.notify(f"{cap.label}: {cap.status_text()}", severity="error" if cap.final else "information")
+            if not cap.final:  # a failure is announced by _on_session
+                self.notify(f"{cap.label}: profiling the next {cap.steps} steps")
 
     def action_profile_all(self) -> None:
         if self._can_capture():
@@ -332,7 +337,8 @@ class FwtopApp(App):
         wid = self.selected_wid
         if wid is not None and self._can_capture():
             cap = self.session.memory_snapshot(wid)
-            self.notify(f"{cap.label}: {cap.status_text()}", severity="error" if cap.final else "information")
+            if not cap.final:
+                self.notify(f"{cap.label}: memory snapshot of the next {cap.steps} steps requested")
 
     def action_traces(self) -> None:
         self.push_screen(TracesScreen(self.session))

@@ -94,6 +94,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="steps in that capture (default 5)",
     )
     g.add_argument(
+        "--profile-with",
+        default=None,
+        metavar="OPTIONS",
+        help="comma-separated profiler options: shapes, memory, stacks (torch: record_shapes, profile_memory, "
+        "with_stack; jax, tensorflow: stacks turns the Python tracer on)",
+    )
+    g.add_argument(
         "--theme",
         default=None,
         help="dashboard theme: fwtop-dark (default), fwtop-light, fwtop-contrast, "
@@ -265,7 +272,15 @@ def use_dashboard(args) -> bool:
     return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
-def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str | None = None, stall_after=None) -> int:
+def _run(
+    specs: list,
+    args,
+    name: str,
+    sequential: bool = False,
+    runs_dir: str | None = None,
+    stall_after=None,
+    profile: tuple = (None, None),
+) -> int:
     from fwtop.session.session import DEFAULT_STALL_AFTER, Session
 
     from .headless import comparison_table, run_headless
@@ -275,7 +290,7 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
     stall = DEFAULT_STALL_AFTER if stall is None else stall
     if stall < 0:
         raise UserError(f"stall_after must be 0 (never) or a number of seconds, got {stall}")
-    profile_at = _profile_at(args, specs)
+    profile_at = _profile_at(args, specs, *profile)
     session = Session(
         specs,
         name=args.name or name,
@@ -285,6 +300,7 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
         stall_after=stall or None,  # 0: never
     )
     session.profile_at = profile_at
+    session.profile_options = _profile_options(args.profile_with)
     if not use_dashboard(args):
         return asyncio.run(run_headless(session, as_json=args.json))
     from .app import FwtopApp
@@ -299,24 +315,40 @@ def _run(specs: list, args, name: str, sequential: bool = False, runs_dir: str |
     return app.return_code or (1 if session.failed else 0)
 
 
-def _profile_at(args, specs: list) -> tuple[int, int] | None:
-    """--profile-at / --profile-steps as (step, steps), checked against each workload's --steps."""
+def _profile_options(text: str | None) -> dict:
+    from fwtop.session.traces import PROFILE_OPTIONS
+
+    if text is None:
+        return {}
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in names if x not in PROFILE_OPTIONS]
+    if bad or not names:
+        raise UserError(
+            f"--profile-with: unknown option {', '.join(bad) or repr(text)}: choose from {', '.join(PROFILE_OPTIONS)}"
+        )
+    return {x: True for x in names}
+
+
+def _profile_at(args, specs: list, cfg_at: int | None = None, cfg_steps: int | None = None) -> tuple[int, int] | None:
+    """--profile-at / --profile-steps (or the config's session keys) as (step, steps), checked against --steps."""
     from fwtop.session.traces import DEFAULT_PROFILE_STEPS, MAX_PROFILE_STEPS
 
-    if args.profile_at is None:
-        if args.profile_steps is not None:
+    at = args.profile_at if args.profile_at is not None else cfg_at
+    steps = args.profile_steps if args.profile_steps is not None else cfg_steps
+    if at is None:
+        if steps is not None:
             raise UserError("--profile-steps needs --profile-at STEP (the step the capture starts at)")
         return None
-    n = DEFAULT_PROFILE_STEPS if args.profile_steps is None else args.profile_steps
+    n = DEFAULT_PROFILE_STEPS if steps is None else steps
     if not 1 <= n <= MAX_PROFILE_STEPS:
         raise UserError(f"--profile-steps must be from 1 to {MAX_PROFILE_STEPS}, got {n}")
     for spec in specs:
-        if spec.steps and args.profile_at + n > spec.steps:
+        if spec.steps and at + n > spec.steps:
             raise UserError(
-                f"--profile-at {args.profile_at} --profile-steps {n} ends after the last step of {spec.label} "
+                f"--profile-at {at} --profile-steps {n} ends after the last step of {spec.label} "
                 f"({spec.steps} steps): raise --steps or profile earlier"
             )
-    return (args.profile_at, n)
+    return (at, n)
 
 
 def _cmd_devices(args) -> int:
@@ -386,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                 sequential=cfg.sequential,
                 runs_dir=cfg.runs_dir,
                 stall_after=cfg.stall_after,
+                profile=(cfg.profile_at, cfg.profile_steps),
             )
         return _run(_default_specs(args), args, name="default")
     except UserError as exc:

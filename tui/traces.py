@@ -28,6 +28,17 @@ def capture_badge(session: Session, wid: str) -> str:
     return cap.status_text()
 
 
+def capture_notice(session: Session, wid: str) -> tuple[str, str] | None:
+    """A toast when a capture of this workload has just ended: its path, or why it failed (once each)."""
+    for cap in session.traces.for_workload(wid):
+        if cap.final and not cap.announced:
+            cap.announced = True
+            if cap.state == DONE:
+                return f"{cap.label}: {cap.status_text()}\n{cap.trace_path or cap.files[0]['path']}", "information"
+            return f"{cap.label}: {cap.status_text()}", "error"
+    return None
+
+
 def _when(t: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t)) if t else ""
 
