@@ -162,6 +162,8 @@ class Session:
             w.bye = dict(ev.data)
         elif ev.kind == "trace":
             self.traces.update(w.id, ev.data)
+        elif ev.kind == "capture":  # a recorded request, met only in a replay
+            self.traces.restore(w.id, w.label, ev.data)
         self._notify(ev.kind, w.id)
 
     def _check_shared_cpu(self) -> None:
@@ -400,7 +402,7 @@ class Session:
             self.traces.fail(
                 cap, f"{w.label} is not running" if w.ended or w.runner is None else "command not delivered"
             )
-        self._record(wid, "capture", time.time(), {"id": cap.id, "kind": kind, "steps": steps, "dir": cap.dir})
+        self._record(wid, "capture", time.time(), cap.request_record())
         self._notify("trace", wid)
         return cap
 

@@ -93,6 +93,11 @@ class Capture:
             return f"{what}: done, {_fmt_bytes(self.bytes)}{part}"
         return f"{what}: failed: {self.reason}"
 
+    def request_record(self) -> dict:
+        """What events.jsonl records of the request (a replay rebuilds the capture from it)."""
+        return {"id": self.id, "kind": self.kind, "steps": self.steps, "dir": self.dir, "group": self.group,
+                "at_step": self.at_step}  # fmt: skip
+
     def to_dict(self) -> dict:
         return {
             "id": self.id,
@@ -162,6 +167,27 @@ class Traces:
         )
         self.captures.append(cap)
         self._by_id[cap.id] = cap
+        self.version += 1
+        return cap
+
+    def restore(self, wid: str, label: str, rec: dict) -> Capture | None:
+        """A capture from its recorded request (replay); its ``trace`` events follow."""
+        cid = str(rec.get("id", ""))
+        if not cid or cid in self._by_id:
+            return None
+        steps = rec.get("steps")
+        cap = Capture(
+            id=cid,
+            wid=wid,
+            label=label,
+            kind=str(rec.get("kind", "profile")),
+            steps=steps if isinstance(steps, int) else 0,
+            dir=str(rec.get("dir", "")),
+            group=str(rec.get("group") or ""),
+            at_step=rec.get("at_step") if isinstance(rec.get("at_step"), int) else None,
+        )
+        self.captures.append(cap)
+        self._by_id[cid] = cap
         self.version += 1
         return cap
 
@@ -408,7 +434,7 @@ def side_by_side(summaries: list[tuple[str, dict]], top: int = 10) -> list[list[
     for label, _ in summaries:
         header += [f"{label}: op (by self time)", "self/step"]
     rows = [header]
-    for rank in range(top):
+    for rank in range(min(top, max((len(summ["by_self"]) for _, summ in summaries), default=0))):
         row = [str(rank + 1)]
         for _, summ in summaries:
             ops = summ["by_self"]

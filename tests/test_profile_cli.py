@@ -1,5 +1,6 @@
 """Headless profiling: `fwtop compare ... --profile-at STEP --profile-steps N`, and its bad uses."""
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY, needs, run_fwtop
 
+from fwtop.session.replay import ReplaySession
 from fwtop.session.session import Session
 from fwtop.session.traces import load_events
 from fwtop.workloads.spec import WorkloadSpec
@@ -34,6 +36,12 @@ def test_headless_profile_at_writes_a_capture_and_lists_it(tmp_path):
     assert summary["workloads"][0]["excluded_steps"] == 2 + 2  # warm-up and profiled steps
     recorded = json.loads((Path(summary["run_dir"]) / "summary.json").read_text())
     assert recorded["captures"][0]["files"] == cap["files"]
+    # A replay of the run rebuilds the capture (the traces screen lists it) and the profiled steps.
+    replay = ReplaySession(summary["run_dir"], jump_to_end=True)
+    asyncio.run(replay.run())
+    (again,) = replay.traces.captures
+    assert again.state == "done" and again.files == cap["files"] and again.first_step == 4
+    assert replay.timeline.steps("w0").profiled == 2
 
 
 @needs("torch")

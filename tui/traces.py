@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -77,7 +78,8 @@ class TracesScreen(Screen):
 
     def _where(self) -> str:
         s = self.session
-        root = s.traces.root(s.rundir.path if s.rundir is not None else None) if s.traces.captures else None
+        caps = s.traces.captures
+        root = Path(caps[-1].dir).parent if caps else None  # RUN_DIR/traces (captures go to RUN_DIR/traces/<id>)
         if root is None:
             return "no capture yet: p profiles the selected workload, P every workload, m a CUDA memory snapshot"
         note = " (not recording: a temporary folder, kept after fwtop ends)" if s.traces.temporary else ""
@@ -183,7 +185,7 @@ class SummaryScreen(Screen):
         if len(self.summaries) == 1:
             cap, summ = self.summaries[0]
             head = (
-                f"{cap.label}: top operations by {order} time, {summ['events']} events on {summ['threads']} threads, "
+                f"{cap.label}: top operations by {order} time, {summ['events']} events on {summ['threads']} thread(s), "
                 f"steps {_steps(cap)}; share = self time / the captured steps' wall time "
                 f"(parallel threads can add up to more than 100%)   o: by self / total\n{summ['path']}"
             )
