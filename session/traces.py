@@ -31,7 +31,8 @@ SENT = "sent"  # sent to the child, not yet acknowledged
 FINAL = (DONE, FAILED)
 MAX_TRACE_BYTES = 512 * 1024 * 1024
 # Spans marking the captured steps: torch's ProfilerStep#N, fwtop's JAX / TensorFlow step annotation.
-STEP_MARKERS = ("ProfilerStep#", "fwtop_step")  # a trace file larger than this is not parsed in the dashboard
+STEP_MARKERS = ("ProfilerStep#", "fwtop_step")
+STEP_GROUP = "[step outside traced ops]"  # a trace file larger than this is not parsed in the dashboard
 
 
 class TraceError(Exception):
@@ -371,9 +372,10 @@ def within_steps(spans: list[Span]) -> tuple[list[Span], list[tuple[float, float
 def summarize(path: str | os.PathLike, step_time_s: float | None = None, steps: int | None = None, top: int = 20):
     """Top operations of a trace by total and self time, grouped by (cat, name).
 
-    ``share`` is an operation's self time over the captured steps' wall time
-    (``step_time_s``, from the child) when known, else over the trace's span;
-    operations on parallel threads can add up to more than 100%.
+    ``share`` is an operation's self time over the captured steps' wall time: the
+    step markers' total when the trace has them, else ``step_time_s`` (from the
+    child), else the trace's span. Operations on parallel threads can add up to
+    more than 100%.
     """
     spans = normalize(load_events(path))
     if not spans:
@@ -382,8 +384,9 @@ def summarize(path: str | os.PathLike, step_time_s: float | None = None, steps: 
     selfs = self_times(spans)
     groups: dict[tuple, list] = {}
     for s, self_us in zip(spans, selfs, strict=True):
-        # One group for the step markers (torch's are numbered: fwtop_step#7).
-        key = (s.cat, s.name.split("#", 1)[0] if s.name.startswith(STEP_MARKERS) else s.name)
+        # One group for the step markers (torch's are numbered: fwtop_step#7); their self time is
+        # the steps' time outside any traced operation on that thread (Python, the framework's overhead).
+        key = (s.cat, STEP_GROUP if s.name.startswith(STEP_MARKERS) else s.name)
         g = groups.get(key)
         if g is None:
             g = groups[key] = [0, 0.0, 0.0]
@@ -391,10 +394,10 @@ def summarize(path: str | os.PathLike, step_time_s: float | None = None, steps: 
         g[1] += s.dur
         g[2] += self_us
     span_us = max(s.ts + s.dur for s in spans) - min(s.ts for s in spans)
-    if step_time_s:
-        wall_us = step_time_s * 1e6
+    if windows:  # the steps as the trace saw them (the same clock as the operations)
+        wall_us = sum(b - a for a, b in windows)
     else:
-        wall_us = sum(b - a for a, b in windows) if windows else span_us
+        wall_us = step_time_s * 1e6 if step_time_s else span_us
     ops = [
         {
             "cat": cat,

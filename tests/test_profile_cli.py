@@ -52,6 +52,8 @@ def test_headless_table_lists_capture_paths_without_recording(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "profile of torch-mlp (steps 3-3):" in proc.stdout
+    assert "top operations by self time in the profiled steps" in proc.stdout
+    assert "torch-mlp: op (by self time)" in proc.stdout and "aten::" in proc.stdout
     where = Path(proc.stdout.split("traces (not recording): ", 1)[1].split()[0])
     try:
         line = next(x for x in proc.stdout.splitlines() if x.strip().endswith(")") and ".pt.trace.json" in x)

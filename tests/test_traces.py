@@ -8,6 +8,7 @@ import pytest
 from fwtop.session.traces import (
     DONE,
     FAILED,
+    STEP_GROUP,
     TraceError,
     Traces,
     normalize,
@@ -118,3 +119,22 @@ def test_trace_events_update_a_capture(tmp_path):
     assert bad.state == FAILED and bad.status_text() == "profile: failed: disk full"
     assert [c["state"] for c in traces.to_list()] == ["done", "failed"]
     assert traces.root(None) == traces.root(None) and traces.temporary
+
+
+def test_only_the_steps_inside_fwtop_step_markers_count(tmp_path):
+    events = [
+        {"ph": "X", "pid": 1, "tid": 1, "name": "start_trace", "cat": "py", "ts": 0, "dur": 50},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "fwtop_step#3", "cat": "ann", "ts": 100, "dur": 100},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "matmul", "cat": "op", "ts": 110, "dur": 60},
+        {"ph": "X", "pid": 1, "tid": 2, "name": "worker", "cat": "op", "ts": 150, "dur": 20},  # other thread, inside
+        {"ph": "X", "pid": 1, "tid": 1, "name": "fwtop_step#4", "cat": "ann", "ts": 300, "dur": 100},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "matmul", "cat": "op", "ts": 320, "dur": 60},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "stop_trace", "cat": "py", "ts": 500, "dur": 900},
+        {"ph": "X", "pid": 1, "tid": 1, "name": "between", "cat": "py", "ts": 250, "dur": 10},
+    ]
+    s = summarize(write_trace(tmp_path / "t.json", events), step_time_s=1.0)
+    names = {op["name"]: op for op in s["by_self"]}
+    assert set(names) == {"matmul", "worker", STEP_GROUP}
+    assert s["step_markers"] == 2 and s["wall_us"] == 200  # the markers, not the child's figure
+    assert names["matmul"]["share"] == pytest.approx(0.6)
+    assert names[STEP_GROUP]["count"] == 2 and names[STEP_GROUP]["self_us"] == 80

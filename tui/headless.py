@@ -182,6 +182,28 @@ def capture_lines(summary: dict) -> list[str]:
     return lines
 
 
+def capture_summaries(summary: dict, top: int = 8) -> str:
+    """Where each captured workload's steps went: top operations by self time, side by side."""
+    from fwtop.session.traces import TraceError, side_by_side, summarize
+
+    done, errors = [], []
+    for c in summary.get("captures", []):
+        trace = next((f["path"] for f in c["files"] if f.get("role") == "trace"), None)
+        if c["state"] != "done" or trace is None:
+            continue
+        try:
+            done.append((c["label"], summarize(trace, c.get("step_time_s"), c.get("captured"), top)))
+        except TraceError as exc:
+            errors.append(f"{c['label']}: cannot summarize the trace: {exc}")
+    if not done:
+        return "\n".join(errors)
+    rows = side_by_side(done, top)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["top operations by self time in the profiled steps (self time / the steps' wall time):"]
+    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    return "\n".join(lines + errors)
+
+
 async def run_headless(session: Session, as_json: bool = False) -> int:
     """Run a session to the end, printing progress; returns the exit status."""
     out = sys.stderr if as_json else sys.stdout
@@ -219,6 +241,10 @@ async def run_headless(session: Session, as_json: bool = False) -> int:
     else:
         print(file=out)
         print(comparison_table(summary), file=out, flush=True)
+        ops = capture_summaries(summary)
+        if ops:
+            print(file=out)
+            print(ops, file=out, flush=True)
     if stopping:
         return 130
     return 1 if session.failed else 0
