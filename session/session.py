@@ -254,6 +254,7 @@ class Session:
         if w.state == FAILED and not w.reason:
             w.reason = describe_exit(rc)
         self._record(w.id, "exit", w.ended_at, {"state": w.state, "reason": w.reason, "exit_code": rc})
+        self.traces.workload_ended(w.id, f"{w.label} ended ({w.state}) before the capture was written")
         self._watch_roots()
         self._notify("exit", w.id)
 

@@ -16,6 +16,7 @@ import bisect
 import gzip
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -227,6 +228,14 @@ class Traces:
             cap.reason = str(data.get("reason") or "unknown reason")
         self.version += 1
         return cap
+
+    def workload_ended(self, wid: str, reason: str) -> None:
+        """Captures the child never finished (it died, or it does not handle the command) fail with a reason."""
+        for cap in self.captures:
+            if cap.wid == wid and not cap.final:
+                self.fail(cap, reason)
+                # A child killed mid-capture leaves its staging folder: nothing in it is a good trace.
+                shutil.rmtree(Path(cap.dir) / f".capturing-{cap.id}", ignore_errors=True)
 
     def for_workload(self, wid: str) -> list[Capture]:
         return [c for c in self.captures if c.wid == wid]

@@ -118,3 +118,33 @@ async def test_workload_ending_during_a_capture_writes_a_partial_one(tmp_path):
     assert cut.state == "done" and cut.partial and cut.step == 2 and Path(cut.trace_path).is_file()
     assert never.state == "failed" and "ended before step 3" in never.reason and not never.files
     assert s.workloads[0].state == s.workloads[1].state == "finished"
+
+
+@needs("torch")
+async def test_child_killed_during_a_capture_fails_it_and_leaves_no_staging(tmp_path):
+    import os
+    import signal
+    import time
+
+    spec = WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=0)
+    s = Session([spec], runs_dir=str(tmp_path))
+    await s.start()
+    w = s.workloads[0]
+    try:
+        cap = s.profile(w.id, steps=1000)
+        deadline = time.monotonic() + 120
+        while not (cap.state == "capturing" and cap.step >= 2):
+            assert time.monotonic() < deadline and not w.ended, (cap.state, w.state, w.reason)
+            await asyncio.sleep(0.05)
+        staging = Path(cap.dir) / f".capturing-{cap.id}"
+        assert staging.is_dir()
+        os.kill(w.runner.pid, signal.SIGKILL)
+        await s.wait()
+    finally:
+        await s.stop()
+    assert cap.state == "failed" and "ended (failed)" in cap.reason
+    assert (
+        not staging.exists() and not list((Path(cap.dir) / "plugins").glob("*/*"))
+        if (Path(cap.dir) / "plugins").exists()
+        else True
+    )

@@ -138,3 +138,14 @@ def test_only_the_steps_inside_fwtop_step_markers_count(tmp_path):
     assert s["step_markers"] == 2 and s["wall_us"] == 200  # the markers, not the child's figure
     assert names["matmul"]["share"] == pytest.approx(0.6)
     assert names[STEP_GROUP]["count"] == 2 and names[STEP_GROUP]["self_us"] == 80
+
+
+def test_captures_of_an_ended_workload_fail_with_the_reason(tmp_path):
+    traces = Traces()
+    done = traces.new("w0", "a", "profile", 2, tmp_path)
+    traces.update("w0", {"id": done.id, "state": "done", "files": []})
+    waiting = traces.new("w0", "a", "profile", 2, tmp_path)
+    other = traces.new("w1", "b", "profile", 2, tmp_path)
+    traces.workload_ended("w0", "a ended (failed) before the capture was written")
+    assert done.state == DONE and waiting.state == FAILED and "ended (failed)" in waiting.reason
+    assert not other.final

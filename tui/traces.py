@@ -122,6 +122,9 @@ class TracesScreen(Screen):
         cap = self._selected()
         if cap is None:
             return
+        if cap.state == DONE and cap.kind == "memory_snapshot" and cap.files:
+            self.notify(f"open {cap.files[0]['path']} at pytorch.org/memory_viz", timeout=15)
+            return
         if cap.state != DONE or cap.trace_path is None:
             self.notify(f"{cap.label}: {cap.status_text()} (no trace to summarize)", severity="warning")
             return
