@@ -170,7 +170,8 @@ class WorkloadPanel(Vertical):
         steps = list(tl.steps(w.id).steps)[-CHART_POINTS:]
         step_chart, mem_chart, util_chart = self.query(BrailleChart)
         durations = [s.duration for s in steps]
-        step_chart.set_data(durations, fmt_duration(durations[-1]) if durations else "")
+        caption = fmt_duration(durations[-1]) if durations else ""
+        step_chart.set_data(durations, caption + (" (profiled step)" if steps and steps[-1].profiled else ""))
         framework_mem = [(s.mem or {}).get("allocated") for s in steps]
         if any(v is not None for v in framework_mem):
             reserved = (steps[-1].mem or {}).get("reserved")
