@@ -92,6 +92,8 @@ async def test_profile_keys_traces_and_summary_screens(tmp_path):
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("Static").render())
         assert "Profile selected" in text and "Traces and summaries" in text
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Profile workload", "Profile every workload", "Memory snapshot", "Traces"} <= titles
         await pilot.press("escape")
         await pilot.press("q")
         await wait_for(pilot, lambda: all(w.ended for w in session.workloads), what="stop")
