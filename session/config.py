@@ -5,6 +5,8 @@
     sequential = false
     runs_dir = "runs"
     stall_after = 300         # seconds without a step before a workload shows as stalled; 0: never
+    profile_at = 20           # optional: a profiler capture of every workload from this step
+    profile_steps = 5         # of this many steps (default 5)
 
     [defaults]                # optional: applied to every workload
     model = "transformer"
@@ -54,7 +56,14 @@ WORKLOAD_KEYS = {
     "sizes": "table",
     "env": "table",
 }
-SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR, "stall_after": _NUM}
+SESSION_KEYS = {
+    "name": _STR,
+    "sequential": _BOOL,
+    "runs_dir": _STR,
+    "stall_after": _NUM,
+    "profile_at": _INT,  # like --profile-at / --profile-steps
+    "profile_steps": _INT,
+}
 TOP_KEYS = {"session": "table", "defaults": "table", "probes": "table", "workload": "array of tables"}
 PROBE_KEYS = {"interval": _NUM, "host": _NUM, "nvml": _NUM, "amdsmi": _NUM}
 MAX_PROBE_INTERVAL = 60.0
@@ -69,6 +78,8 @@ class Config:
     runs_dir: str | None = None
     stall_after: float | None = None
     probe_intervals: dict = field(default_factory=dict)  # probe name -> seconds
+    profile_at: int | None = None
+    profile_steps: int | None = None
     raw: dict = field(default_factory=dict)
 
 
@@ -167,6 +178,9 @@ def load_config(path: str) -> Config:
     intervals = probe_intervals(
         probes.get("interval"), {k: v for k, v in probes.items() if k != "interval"}, where=f"{file}: probes."
     )
+    for key in ("profile_at", "profile_steps"):
+        if session.get(key, 0) < 0:
+            raise UserError(f"{file}: session.{key}: must be a whole number >= 0")
     defaults = raw.get("defaults", {})
     _check_table(file, "defaults", defaults, {k: v for k, v in WORKLOAD_KEYS.items() if k != "name"})
     workloads = raw.get("workload")
@@ -201,5 +215,7 @@ def load_config(path: str) -> Config:
         runs_dir=session.get("runs_dir"),
         stall_after=session.get("stall_after"),
         probe_intervals=intervals,
+        profile_at=session.get("profile_at"),
+        profile_steps=session.get("profile_steps"),
         raw=raw,
     )

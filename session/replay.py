@@ -48,6 +48,7 @@ def _to_event(rec: dict) -> Event | StepEvent | Invalid:
             loss=rec.get("loss"),
             mem=rec.get("mem"),
             warmup=bool(rec.get("warmup")),
+            profiled=rec.get("profiled") is True,
         )
     if kind == "invalid":
         return Invalid(str(rec.get("reason", "")), str(rec.get("line", "")))

@@ -23,6 +23,7 @@ from .probing import probe_notes, run_probe
 from .rundir import RunDir
 from .summary import session_summary, workload_summary
 from .timeline import Timeline
+from .traces import DEFAULT_PROFILE_STEPS, Capture, Traces
 from .workload import (  # noqa: F401 - re-exported: callers import the states from here
     COMPILING,
     DEFAULT_STALL_AFTER,
@@ -71,6 +72,9 @@ class Session:
         self._probe_tasks: list[asyncio.Task] = []
         self._wait_tasks: dict[str, asyncio.Task] = {}
         self._next_id = 0
+        self.traces = Traces()  # profiler captures (session/traces.py)
+        self.profile_at: tuple[int, int] | None = None  # (step, steps): profile every workload there
+        self.profile_options: dict = {}  # default profiler options (shapes, memory, stacks)
         for spec in specs:
             self._add(spec)
 
@@ -113,7 +117,7 @@ class Session:
             self._notify("invalid", w.id)
             return
         if isinstance(ev, StepEvent):
-            self.timeline.add_step(w.id, ev)
+            self.timeline.add_step(w.id, ev)  # profiled steps are kept out of the statistics
             w.last_progress = time.monotonic()
             if w.state == STALLED:
                 w.reason = ""
@@ -131,6 +135,7 @@ class Session:
                     "loss": ev.loss,
                     "mem": ev.mem,
                     "warmup": ev.warmup,
+                    **({"profiled": True} if ev.profiled else {}),
                 },
             )
             self._notify("step", w.id)
@@ -141,6 +146,8 @@ class Session:
             w.state = COMPILING
             self._watch_roots()  # the resolved device (cuda:N) maps the workload to a GPU
             self._check_shared_cpu()
+            if self.profile_at is not None:
+                self.profile(w.id, steps=self.profile_at[1], at_step=self.profile_at[0])
         elif ev.kind == "compile":
             w.compile = dict(ev.data)
         elif ev.kind == "state":
@@ -156,6 +163,10 @@ class Session:
             w.reason = f"{ev.get('type', 'Error')}: {ev.get('message', '')}"
         elif ev.kind == "bye":
             w.bye = dict(ev.data)
+        elif ev.kind == "trace":
+            self.traces.update(w.id, ev.data)
+        elif ev.kind == "capture":  # a recorded request, met only in a replay
+            self.traces.restore(w.id, w.label, ev.data)
         self._notify(ev.kind, w.id)
 
     def _check_shared_cpu(self) -> None:
@@ -248,6 +259,7 @@ class Session:
         if w.state == FAILED and not w.reason:
             w.reason = describe_exit(rc)
         self._record(w.id, "exit", w.ended_at, {"state": w.state, "reason": w.reason, "exit_code": rc})
+        self.traces.workload_ended(w.id, f"{w.label} ended ({w.state}) before the capture was written")
         self._watch_roots()
         self._notify("exit", w.id)
 
@@ -375,6 +387,41 @@ class Session:
     def resume(self, wid: str) -> bool:
         w = self.get(wid)
         return bool(w.runner and w.runner.send("resume"))
+
+    # -- profiler captures (session/traces.py, child side workloads/child/capture.py) ----
+
+    def profile(
+        self,
+        wid: str,
+        steps: int = DEFAULT_PROFILE_STEPS,
+        options: dict | None = None,
+        *,
+        kind: str = "profile",
+        at_step: int | None = None,
+        group: str = "",
+    ) -> Capture:
+        """Ask a workload for a capture of ``steps`` steps; its state follows in ``trace`` events."""
+        w = self.get(wid)
+        root = self.traces.root(self.rundir.path if self.rundir is not None else None)
+        cap = self.traces.new(wid, w.label, kind, steps, root / wid, group=group, at_step=at_step)
+        payload = {"id": cap.id, "dir": cap.dir, "steps": steps, "options": options or self.profile_options}
+        if at_step is not None:
+            payload["at_step"] = at_step
+        if w.ended or w.runner is None or not w.runner.send(kind, **payload):
+            self.traces.fail(
+                cap, f"{w.label} is not running" if w.ended or w.runner is None else "command not delivered"
+            )
+        self._record(wid, "capture", time.time(), cap.request_record())
+        self._notify("trace", wid)
+        return cap
+
+    def profile_all(self, steps: int = DEFAULT_PROFILE_STEPS, options: dict | None = None) -> list[Capture]:
+        """Profile every running workload at once (one group, compared side by side)."""
+        group = f"g{len(self.traces.captures) + 1}-{int(time.time())}"
+        return [self.profile(w.id, steps, options, group=group) for w in self.workloads if not w.ended and w.runner]
+
+    def memory_snapshot(self, wid: str, steps: int = DEFAULT_PROFILE_STEPS) -> Capture:
+        return self.profile(wid, steps, kind="memory_snapshot")
 
     async def close(self) -> dict:
         for task in self._probe_tasks:

@@ -105,4 +105,6 @@ def session_summary(session: Session) -> dict:
         "failed": [w.label for w in session.failed],
         "warnings": list(session.warnings),
         "probes": session.probe_notes(),
+        "captures": session.traces.to_list(),
+        **({"traces_dir": str(session.traces.root(None))} if session.traces.temporary else {}),
     }

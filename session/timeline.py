@@ -31,6 +31,7 @@ class StepSeries:
     last: StepEvent | None = None
     mem_peak: dict = field(default_factory=dict)  # allocated/reserved/peak maxima in bytes
     excluded: int = 0  # steps kept out of the statistics (warm-up, profiled)
+    profiled: int = 0  # steps inside a profiler capture (also counted in excluded)
     _stats: tuple[int, dict] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -57,7 +58,9 @@ class StepSeries:
             for key, value in step.mem.items():
                 if value is not None and value > self.mem_peak.get(key, -1):
                     self.mem_peak[key] = value
-        if step.warmup or not steady:
+        if step.profiled:
+            self.profiled += 1
+        if step.warmup or step.profiled or not steady:
             self.excluded += 1
             return
         self.steady_count += 1

@@ -21,6 +21,7 @@ from .devices import device_lines
 from .lines import TextLines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
+from .traces import TracesScreen, capture_badge, capture_notice
 
 TEXT_INTERVAL = 0.5  # seconds between text refreshes
 CHART_INTERVAL = 1.0  # seconds between chart refreshes
@@ -90,6 +91,11 @@ class FwtopApp(App):
         Binding("l", "log", "Log", id="log"),
         Binding("a", "launch", "Add workload", id="add"),
         Binding("delete", "remove", "Remove workload", id="remove"),
+        # Profiler captures (tui/traces.py); not in the footer, listed in help.
+        Binding("p", "profile", "Profile selected (5 steps)", id="profile", show=False),
+        Binding("P", "profile_all", "Profile every workload", id="profile_all", show=False),
+        Binding("m", "memory_snapshot", "CUDA memory snapshot", id="memory_snapshot", show=False),
+        Binding("t", "traces", "Traces and summaries", id="traces", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("end", "jump_end", "Replay: jump to end", id="jump_end"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -150,6 +156,10 @@ class FwtopApp(App):
     def _on_session(self, kind: str, wid: str | None) -> None:
         if kind == "warning":
             self.notify(self.session.warnings[-1], severity="warning", timeout=20)
+        elif kind == "trace" and wid is not None:
+            notice = capture_notice(self.session, wid)
+            if notice is not None:
+                self.notify(notice[0], severity=notice[1], timeout=10)
 
     async def _run_session(self) -> None:
         await self.session.start()
@@ -172,6 +182,9 @@ class FwtopApp(App):
         with self.batch_update():
             for panel in self.panels:
                 panel.refresh_text()
+                badge = capture_badge(self.session, panel.wid)
+                if panel.border_subtitle != badge:
+                    panel.border_subtitle = badge
             self._refresh_topbar()
             self._refresh_log()
 
@@ -282,6 +295,36 @@ class FwtopApp(App):
         await self.session.remove_workload(wid)
         self.notify(f"removed {label}")
 
+    # -- profiler captures (tui/traces.py) ----------------------------------------------
+
+    def _can_capture(self) -> bool:
+        if getattr(self.session, "run_path", None) is not None:
+            self.notify("a replayed run cannot be profiled (t lists its recorded traces)", severity="warning")
+            return False
+        return True
+
+    def action_profile(self) -> None:
+        wid = self.selected_wid
+        if wid is not None and self._can_capture():
+            cap = self.session.profile(wid)
+            if not cap.final:  # a failure is announced by _on_session
+                self.notify(f"{cap.label}: profiling the next {cap.steps} steps")
+
+    def action_profile_all(self) -> None:
+        if self._can_capture():
+            caps = self.session.profile_all()
+            self.notify(f"profiling {len(caps)} workload(s) at once; t: traces, c there: side by side")
+
+    def action_memory_snapshot(self) -> None:
+        wid = self.selected_wid
+        if wid is not None and self._can_capture():
+            cap = self.session.memory_snapshot(wid)
+            if not cap.final:
+                self.notify(f"{cap.label}: memory snapshot of the next {cap.steps} steps requested")
+
+    def action_traces(self) -> None:
+        self.push_screen(TracesScreen(self.session))
+
     def action_jump_end(self) -> None:
         jump = getattr(self.session, "jump", None)  # only a replayed run has one
         if jump is not None:
@@ -309,6 +352,14 @@ class FwtopApp(App):
         yield SystemCommand("Remove workload", "Stop the selected workload and drop its panel", self.action_remove)
         yield SystemCommand("Zoom panel", "Show the selected panel on the whole screen", self.action_zoom)
         yield SystemCommand("Toggle log", "Show the selected workload's output", self.action_log)
+        yield SystemCommand(
+            "Profile workload", "Framework profiler trace of 5 steps of the selected one", self.action_profile
+        )
+        yield SystemCommand("Profile every workload", "Traces of 5 steps of each, to compare", self.action_profile_all)
+        yield SystemCommand(
+            "Memory snapshot", "CUDA memory history of the selected torch workload", self.action_memory_snapshot
+        )
+        yield SystemCommand("Traces", "Captures, their files and summaries", self.action_traces)
         yield SystemCommand("Keys", "Every key fwtop answers to", self.action_help)
 
     # -- hang-up and termination --------------------------------------------------------

@@ -134,7 +134,7 @@ class WorkloadPanel(Vertical):
         thr = f"{fmt_rate(sps)} samples/s" + (f", {fmt_rate(tps)} tok/s" if tps else "")
         lines = [
             f"{progress_text(w, series.count)}  median {fmt_duration(st['median'])}  p95 {fmt_duration(st['p95'])}"
-            f"  ({series.steady_count} steady)",
+            f"  ({series.steady_count} steady" + (f", {series.profiled} profiled" if series.profiled else "") + ")",
             f"{thr}  {fl / 1e12:.3f} TFLOP/s" if fl else thr,
             peak_text(series.mem_peak, device_peak(s, w.id), host.get("rss")),
             f"first step {fmt_duration((w.compile or {}).get('first_step_s'))}  vs first: {ratio}",
@@ -191,7 +191,8 @@ class WorkloadPanel(Vertical):
             self._charts = list(self.query(BrailleChart))
         step_chart, mem_chart, util_chart = self._charts
         durations = [s.duration for s in steps]
-        step_chart.set_data(durations, fmt_duration(durations[-1]) if durations else "")
+        caption = fmt_duration(durations[-1]) if durations else ""
+        step_chart.set_data(durations, caption + (" (profiled step)" if steps and steps[-1].profiled else ""))
         series = memory_series(self.session, w.id)
         self.set_class(bool(series), "-mem3")
         if series:
