@@ -13,6 +13,16 @@ import time
 import psutil
 
 REFRESH_S = 2.0
+# The child bootstrap forks a guard process of this name (workloads/child/bootstrap.py) that
+# ends the workload's process group when the workload dies; it is fwtop's, not the workload's.
+GUARD_NAME = "fwtop-guard"
+
+
+def _is_guard(proc: psutil.Process) -> bool:
+    try:
+        return proc.name() == GUARD_NAME
+    except psutil.Error:
+        return False
 
 
 class TreeCache:
@@ -27,7 +37,7 @@ class TreeCache:
         if cached is not None and now - cached[0] < self.refresh:
             return cached[1]
         try:
-            pids = [root] + [c.pid for c in psutil.Process(root).children(recursive=True)]
+            pids = [root] + [c.pid for c in psutil.Process(root).children(recursive=True) if not _is_guard(c)]
         except psutil.Error:
             pids = []
         self._trees[root] = (now, pids)
