@@ -44,7 +44,7 @@ def record_run(seconds: float, runs: Path, model: str) -> Path:
             "jax",
             "tensorflow",
             "--model",
-            "mlp",
+            model,
             "--device",
             "cpu",
             "--steps",
@@ -115,36 +115,42 @@ def measure(name: str, command: str, size: tuple[int, int], seconds: float, tmp:
     }
 
 
-def startup(run_dir: Path, size: tuple[int, int], repeats: int) -> tuple[list[float], list[float]]:
-    fwtop_times, import_times = [], []
+def first_frame(command: str, size: tuple[int, int], ready) -> float:
+    """Seconds from launching ``command`` in a fresh tmux session to ``ready(screen_text)``."""
+    session = "fwtop-bench-startup"
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    t0 = time.monotonic()
+    tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), command)
+    while time.monotonic() - t0 < 30:
+        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+        if ready(screen):
+            break
+        time.sleep(0.005)
+    elapsed = time.monotonic() - t0
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return elapsed
+
+
+def startup(run_dir: Path, size: tuple[int, int], repeats: int) -> dict[str, list[float]]:
+    """Launch to first complete frame: fwtop (replay, jumped to the end) and a bare Textual app,
+    both in tmux; and `python -c "import textual.app"` run directly."""
+    bare = Path(__file__).with_name("bare_textual_app.py")
+    times: dict[str, list[float]] = {"import": [], "bare": [], "fwtop": []}
     for _ in range(repeats):
         t0 = time.monotonic()
         subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
-        import_times.append(time.monotonic() - t0)
-        session = "fwtop-bench-startup"
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-        t0 = time.monotonic()
-        tmux(
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-x",
-            str(size[0]),
-            "-y",
-            str(size[1]),
-            f"{sys.executable} -m fwtop replay {run_dir} --end",
+        times["import"].append(time.monotonic() - t0)
+        times["bare"].append(
+            first_frame(f"exec {sys.executable} {bare}", size, lambda s: "nothing changes" in s and "Quit" in s)
         )
-        while time.monotonic() - t0 < 30:
-            screen = subprocess.run(
-                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-            ).stdout
-            if "step time" in screen and "median" in screen and "Quit" in screen:
-                break
-            time.sleep(0.005)
-        fwtop_times.append(time.monotonic() - t0)
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    return fwtop_times, import_times
+        times["fwtop"].append(
+            first_frame(
+                f"exec {sys.executable} -m fwtop replay {run_dir} --end",
+                size,
+                lambda s: "step time" in s and "median" in s and "Quit" in s,
+            )
+        )
+    return times
 
 
 def main() -> None:
@@ -182,7 +188,7 @@ def main() -> None:
                 env,
             ),
         ]
-        fw_start, imp = startup(run_dir, size, args.startup_repeats)
+        start = startup(run_dir, size, args.startup_repeats)
     btop = next(r for r in results if r["tool"] == "btop")
     print(
         f"tmux {size[0]}x{size[1]}, {args.seconds:.0f} s after an {WARMUP_S:.0f} s warm-up, one tool at a time; "
@@ -197,10 +203,11 @@ def main() -> None:
             f"| {r['tool']} | {r['cpu_percent']:.2f} | {r['bytes_per_s']:,.0f} | {r['rss_mib']:.0f} | "
             f"{cpu_ratio:.2f}x | {byte_ratio:.2f}x |"
         )
+    fw, imp, bare = (statistics.median(start[k]) for k in ("fwtop", "import", "bare"))
     print(
-        f"\nStart-up, median of {args.startup_repeats}: fwtop launch to first complete frame "
-        f'{statistics.median(fw_start):.2f} s; `python -c "import textual.app"` {statistics.median(imp):.2f} s; '
-        f"ratio {statistics.median(fw_start) / statistics.median(imp):.2f}x"
+        f"\nStart-up, median of {args.startup_repeats}: fwtop launch to first complete frame {fw:.2f} s; "
+        f'`python -c "import textual.app"` {imp:.2f} s (ratio {fw / imp:.2f}x); '
+        f"a bare Textual app's first frame {bare:.2f} s (ratio {fw / bare:.2f}x)"
     )
 
 

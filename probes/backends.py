@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from .gpu import parse_visible_devices
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -37,65 +39,59 @@ def cpu_backend() -> Backend:
     return Backend("cpu", True, f"{cores} cores, {mem:.1f} GiB RAM", [_cpu_name()])
 
 
-def nvml_backend() -> Backend:
+def _gpu_backend(kind: str, probe) -> Backend:
+    """Start a GPU probe once, take one sample, and describe what it sees (or why it is n/a)."""
     try:
-        import pynvml  # nvidia-ml-py: talks to the driver, never initialises CUDA
-    except ImportError:
-        return Backend("cuda", False, "n/a: nvidia-ml-py is not installed (pip install nvidia-ml-py)")
-    try:
-        pynvml.nvmlInit()
-    except Exception as exc:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
-        return Backend("cuda", False, f"n/a: no NVIDIA driver ({exc})")
-    try:
-        driver = pynvml.nvmlSystemGetDriverVersion()
+        probe.start()
+        if not probe.available:
+            return Backend(kind, False, "n/a: " + probe.status.split("n/a: ", 1)[-1])
+        samples = probe.sample()
         devices = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            name = pynvml.nvmlDeviceGetName(h)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**30
-            devices.append(f"{i}: {name}, {mem:.0f} GiB")
+        for s in samples:
+            v = s.values
+            if "mem_total" not in v:
+                continue
+            total = v.get("mem_total")
+            line = f"{s.target}: {v.get('name')}, " + (f"{total / 2**30:.0f} GiB" if total else "memory n/a")
+            if "util_gpu" in v:
+                line += ", energy counter " + ("yes" if v.get("energy_j") is not None else "n/a")
+            devices.append(line)
+        detail = f"{probe.name}: {len(devices)} device(s)"
+        if getattr(probe, "driver", ""):
+            detail += f", driver {probe.driver}"
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        detail = f"driver {driver}" + (f", CUDA_VISIBLE_DEVICES={visible}" if visible is not None else "")
-        return Backend("cuda", bool(devices), detail if devices else f"n/a: driver {driver} sees no GPU", devices)
-    except Exception as exc:  # noqa: BLE001
-        return Backend("cuda", False, f"n/a: NVML query failed ({exc})")
+        if kind == "cuda" and visible is not None:
+            shown, note = parse_visible_devices(visible, probe.devices)
+            order = ", ".join(f"cuda:{n} = {d.key}" for n, d in enumerate(shown)) or "none"
+            detail += f", CUDA_VISIBLE_DEVICES={visible}: {order}" + (f" ({note})" if note else "")
+        devices += [f"n/a: {note}" for note in probe.notes]
+        return Backend(kind, bool(samples), detail, devices)
+    except Exception as exc:  # noqa: BLE001 - `fwtop devices` never shows a traceback
+        return Backend(kind, False, f"n/a: {probe.name} query failed ({exc})")
     finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
+        probe.close()
+
+
+def nvml_backend() -> Backend:
+    from .nvml import NvmlProbe  # nvidia-ml-py talks to the driver, never initialises CUDA
+
+    return _gpu_backend("cuda", NvmlProbe())
 
 
 def rocm_backend() -> Backend:
-    try:
-        import amdsmi
-    except ImportError:
-        return Backend("rocm", False, "n/a: amdsmi is not installed (it ships with ROCm)")
-    except Exception as exc:  # noqa: BLE001 - amdsmi raises if the ROCm library is missing
-        return Backend("rocm", False, f"n/a: amdsmi failed to load ({exc})")
-    try:
-        amdsmi.amdsmi_init()
-        handles = amdsmi.amdsmi_get_processor_handles()
-        devices = []
-        for i, h in enumerate(handles):
-            try:
-                name = amdsmi.amdsmi_get_gpu_asic_info(h).get("market_name", "AMD GPU")
-            except Exception:  # noqa: BLE001
-                name = "AMD GPU"
-            devices.append(f"{i}: {name}")
-        return Backend("rocm", bool(devices), "amdsmi" if devices else "n/a: amdsmi sees no GPU", devices)
-    except Exception as exc:  # noqa: BLE001
-        return Backend("rocm", False, f"n/a: amdsmi query failed ({exc})")
-    finally:
-        try:
-            amdsmi.amdsmi_shut_down()
-        except Exception:  # noqa: BLE001
-            pass
+    from .amdsmi import AmdSmiProbe
+
+    return _gpu_backend("rocm", AmdSmiProbe())
 
 
 def mps_backend() -> Backend:
     if platform.system() == "Darwin" and platform.machine() == "arm64":
-        return Backend("mps", True, "Apple silicon (Metal); figures come from inside torch workloads", ["0: Apple GPU"])
+        return Backend(
+            "mps",
+            True,
+            "Apple silicon (Metal): memory figures come from inside torch workloads (torch.mps), the rest from the host",
+            ["0: Apple GPU"],
+        )
     return Backend("mps", False, "n/a: not macOS on Apple silicon")
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+DEFAULT_INTERVAL = 0.5  # seconds: 2 Hz (NVML averages utilization over 1/6 to 1 s anyway)
+MIN_INTERVAL = 0.1
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -18,19 +21,29 @@ class Sample:
 
 class Probe:
     """Base class. ``sample()`` may block (it runs in a thread) but never raises:
-    a failing field becomes None and ``status`` says why."""
+    a failing field becomes None and ``status`` / ``notes`` say why, once."""
 
     name = "probe"
-    interval = 0.5  # seconds between samples
+    interval = DEFAULT_INTERVAL  # seconds between samples
 
     def __init__(self) -> None:
         self.available = True
         self.status = "ok"  # or the reason the probe's figures are n/a
+        self.notes: list[str] = []  # why particular fields are n/a (each said once)
         self._roots: dict[str, int] = {}
+        self._devices: dict[str, str] = {}
 
-    def watch(self, roots: dict[str, int]) -> None:
-        """Set the processes to attribute figures to: ``{workload_id: root_pid}``."""
+    def watch(self, roots: dict[str, int], devices: dict[str, str] | None = None) -> None:
+        """Set the processes to attribute figures to: ``{workload_id: root_pid}``, and the
+        device each workload asked for or reported (``{workload_id: "cuda:0"}``)."""
         self._roots = dict(roots)
+        if devices is not None:
+            self._devices = dict(devices)
+
+    def note(self, message: str) -> None:
+        """Record why something is n/a; each distinct message is kept (and shown) once."""
+        if message not in self.notes:
+            self.notes.append(message)
 
     def start(self) -> None:
         pass

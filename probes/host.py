@@ -7,16 +7,19 @@ import time
 
 import psutil
 
-from .base import Probe, Sample
+from .base import DEFAULT_INTERVAL, Probe, Sample
+from .trees import TreeCache
 
 
 class HostProbe(Probe):
     name = "host"
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         super().__init__()
         self.interval = interval
         self._procs: dict[int, psutil.Process] = {}
+        self._trees = TreeCache()
+        self._cpu_count = psutil.cpu_count()
 
     def start(self) -> None:
         psutil.cpu_percent(None)  # prime the system counter
@@ -30,12 +33,15 @@ class HostProbe(Probe):
         return proc
 
     def _tree(self, pid: int) -> list[psutil.Process]:
-        root = self._proc(pid)
-        procs = [root]
-        try:
-            procs += [self._proc(c.pid) for c in root.children(recursive=True)]
-        except psutil.Error:
-            pass
+        pids = self._trees.pids(pid)
+        if not pids:
+            raise psutil.NoSuchProcess(pid)
+        procs = []
+        for p in pids:
+            try:
+                procs.append(self._proc(p))
+            except psutil.Error:
+                continue  # exited since the last rescan
         return procs
 
     def sample(self) -> list[Sample]:
@@ -50,7 +56,7 @@ class HostProbe(Probe):
                     "host",
                     {
                         "cpu_percent": psutil.cpu_percent(None),
-                        "cpu_count": psutil.cpu_count(),
+                        "cpu_count": self._cpu_count,
                         "mem_used": vm.total - vm.available,
                         "mem_total": vm.total,
                     },
@@ -93,4 +99,5 @@ class HostProbe(Probe):
         for pid in list(self._procs):
             if pid not in alive:
                 del self._procs[pid]
+        self._trees.forget_except(self._roots.values())
         return out

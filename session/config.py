@@ -5,10 +5,16 @@
     sequential = false
     runs_dir = "runs"
     stall_after = 300         # seconds without a step before a workload shows as stalled; 0: never
+    profile_at = 20           # optional: a profiler capture of every workload from this step
+    profile_steps = 5         # of this many steps (default 5)
 
     [defaults]                # optional: applied to every workload
     model = "transformer"
     steps = 50
+
+    [probes]                  # optional: seconds between samples (default 0.5, i.e. 2 Hz; at least 0.1)
+    interval = 0.5            # every probe
+    nvml = 0.25               # or one probe: host, nvml, amdsmi
 
     [[workload]]
     framework = "torch"
@@ -61,8 +67,17 @@ WORKLOAD_KEYS = {
 }
 # The keys a script workload takes (the others describe a reference model).
 SCRIPT_KEYS = ("script", "args", "cwd", "python", "env", "name", "device", "steps", "warmup")
-SESSION_KEYS = {"name": _STR, "sequential": _BOOL, "runs_dir": _STR, "stall_after": _NUM}
-TOP_KEYS = {"session": "table", "defaults": "table", "workload": "array of tables"}
+SESSION_KEYS = {
+    "name": _STR,
+    "sequential": _BOOL,
+    "runs_dir": _STR,
+    "stall_after": _NUM,
+    "profile_at": _INT,  # like --profile-at / --profile-steps
+    "profile_steps": _INT,
+}
+TOP_KEYS = {"session": "table", "defaults": "table", "probes": "table", "workload": "array of tables"}
+PROBE_KEYS = {"interval": _NUM, "host": _NUM, "nvml": _NUM, "amdsmi": _NUM}
+MAX_PROBE_INTERVAL = 60.0
 
 
 @dataclass
@@ -73,6 +88,9 @@ class Config:
     sequential: bool = False
     runs_dir: str | None = None
     stall_after: float | None = None
+    probe_intervals: dict = field(default_factory=dict)  # probe name -> seconds
+    profile_at: int | None = None
+    profile_steps: int | None = None
     raw: dict = field(default_factory=dict)
 
 
@@ -122,6 +140,25 @@ def _check_table(file: str, where: str, table: dict, schema: dict) -> None:
                     raise UserError(f"{file}: {path}.{k}: expected a string, got {type_name(v)}")
 
 
+def probe_intervals(every: float | None = None, per_probe: dict | None = None, where: str = "") -> dict:
+    """Seconds between samples per probe (host, nvml, amdsmi): ``every`` for all of them,
+    ``per_probe`` for some; each checked (MIN_INTERVAL to MAX_PROBE_INTERVAL)."""
+    from fwtop.probes import MIN_INTERVAL, PROBE_NAMES
+
+    out: dict[str, float] = {}
+    if every is not None:
+        out.update(dict.fromkeys(PROBE_NAMES, every))
+    out.update(per_probe or {})
+    for name, value in out.items():
+        if not MIN_INTERVAL <= value <= MAX_PROBE_INTERVAL:
+            label = f"{where}{name}" if where.endswith(".") else (where or "probe interval")
+            raise UserError(
+                f"{label}: must be {MIN_INTERVAL} to {MAX_PROBE_INTERVAL:.0f} seconds, got {value} "
+                "(NVML averages utilization over 1/6 to 1 s: faster sampling gains nothing)"
+            )
+    return out
+
+
 def _resolve_python(python: str, base: Path) -> str:
     p = Path(python).expanduser()
     if "/" in python and not p.is_absolute():
@@ -165,6 +202,14 @@ def load_config(path: str) -> Config:
     _check_table(file, "session", session, SESSION_KEYS)
     if session.get("stall_after", 0) < 0:
         raise UserError(f"{file}: session.stall_after: must be 0 (never) or a number of seconds")
+    probes = raw.get("probes", {})
+    _check_table(file, "probes", probes, PROBE_KEYS)
+    intervals = probe_intervals(
+        probes.get("interval"), {k: v for k, v in probes.items() if k != "interval"}, where=f"{file}: probes."
+    )
+    for key in ("profile_at", "profile_steps"):
+        if session.get(key, 0) < 0:
+            raise UserError(f"{file}: session.{key}: must be a whole number >= 0")
     defaults = raw.get("defaults", {})
     _check_table(
         file,
@@ -209,5 +254,8 @@ def load_config(path: str) -> Config:
         sequential=session.get("sequential", False),
         runs_dir=session.get("runs_dir"),
         stall_after=session.get("stall_after"),
+        probe_intervals=intervals,
+        profile_at=session.get("profile_at"),
+        profile_steps=session.get("profile_steps"),
         raw=raw,
     )

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from fwtop.probes.trees import is_guard
+
 FORMATS = {"speedscope": ".speedscope.json", "flamegraph": ".svg", "raw": ".txt", "chrometrace": ".json"}
 DUMP_TIMEOUT_S = 20.0
 
@@ -84,14 +86,15 @@ def _explain_failure(pid: int, rc: int, stderr: str) -> str:
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
-    """The process and all its descendants (data-loader workers, compile helpers...)."""
+    """The process and all its descendants (data-loader workers, compile helpers...), without
+    fwtop's own guard process (see workloads/child/bootstrap.py)."""
     try:
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:
         raise PySpyError(f"pid {pid} has exited") from None
     procs = [root]
     try:
-        procs += root.children(recursive=True)
+        procs += [p for p in root.children(recursive=True) if not is_guard(p)]
     except psutil.Error:
         pass
     return procs

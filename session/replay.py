@@ -48,6 +48,7 @@ def _to_event(rec: dict) -> Event | StepEvent | Invalid:
             loss=rec.get("loss"),
             mem=rec.get("mem"),
             warmup=bool(rec.get("warmup")),
+            profiled=rec.get("profiled") is True,
         )
     if kind == "invalid":
         return Invalid(str(rec.get("reason", "")), str(rec.get("line", "")))
@@ -80,7 +81,6 @@ class ReplaySession(Session):
         self.duration = 0.0
         self._records = self._load()
         self._play_task: asyncio.Task | None = None
-        self._jumped: asyncio.Event | None = None
 
     def _load(self) -> list[tuple[float, int, dict]]:
         records: list[tuple[float, int, dict]] = []
@@ -106,6 +106,10 @@ class ReplaySession(Session):
     def _apply(self, rec: dict) -> None:
         if "sample" in rec:
             s = rec["sample"]
+            if s.get("target") == "status":  # a probe's availability and n/a notes
+                self.probe_status[str(s.get("probe"))] = s["values"]
+                self._notify("probe")
+                return
             self.timeline.add_sample(
                 Sample(float(s.get("t") or 0.0), str(s.get("probe")), str(s.get("target")), s["values"])
             )
@@ -139,30 +143,23 @@ class ReplaySession(Session):
             return
         t0 = self._records[0][0]
         clock0 = time.monotonic()
-        self._jumped = asyncio.Event()
         i, n = 0, len(self._records)
         while i < n:
             now = float("inf") if self.jump_to_end else (time.monotonic() - clock0) * self.speed + t0
             if self._records[i][0] > now:
+                # A plain sleep (no task per wake-up): a jump is noticed within BATCH_S.
                 delay = (self._records[i][0] - now) / self.speed
-                try:
-                    await asyncio.wait_for(self._jumped.wait(), max(delay, BATCH_S))
-                except asyncio.TimeoutError:
-                    pass
+                await asyncio.sleep(min(max(delay, BATCH_S), 4 * BATCH_S))
                 continue
             while i < n and self._records[i][0] <= now:
                 self._apply(self._records[i][2])
                 i += 1
             self.position = self._records[i - 1][0] - t0
-            if not self.jump_to_end:
-                await asyncio.sleep(0)
         self.position = self.duration
 
     def jump(self) -> None:
         """Play everything that is left at once."""
         self.jump_to_end = True
-        if self._jumped is not None:
-            self._jumped.set()
 
     # The Session interface, for a recording: nothing to start, stop or signal.
 

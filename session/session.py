@@ -4,24 +4,26 @@ records the run directory and computes the summary."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import platform
+import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
 
 from fwtop import __version__
-from fwtop.probes.base import Probe
-from fwtop.probes.host import HostProbe
+from fwtop.probes import default_probes
+from fwtop.probes.base import Probe, Sample
 from fwtop.workloads.attached import make_runner
 from fwtop.workloads.events import Event, Invalid, StepEvent
 from fwtop.workloads.spec import WorkloadSpec
 
+from .probing import probe_notes, run_probe
 from .rundir import RunDir
 from .summary import session_summary, workload_summary
 from .timeline import Timeline
+from .traces import DEFAULT_PROFILE_STEPS, Capture, Traces
 from .workload import (  # noqa: F401 - re-exported: callers import the states from here
     COMPILING,
     DEFAULT_STALL_AFTER,
@@ -61,7 +63,8 @@ class Session:
         self.warnings: list[str] = []  # session-wide notices for the user (shown once)
         self.timeline = Timeline()
         self.workloads: list[Workload] = []
-        self.probes = probes if probes is not None else [HostProbe()]
+        self.probes = probes if probes is not None else default_probes()
+        self.probe_status: dict[str, dict] = {}  # probe name -> available, status, notes
         self.rundir: RunDir | None = None
         self.listeners: list[Callable[[str, str | None], None]] = []
         self.started_at: float | None = None
@@ -69,6 +72,9 @@ class Session:
         self._probe_tasks: list[asyncio.Task] = []
         self._wait_tasks: dict[str, asyncio.Task] = {}
         self._next_id = 0
+        self.traces = Traces()  # profiler captures (session/traces.py)
+        self.profile_at: tuple[int, int] | None = None  # (step, steps): profile every workload there
+        self.profile_options: dict = {}  # default profiler options (shapes, memory, stacks)
         for spec in specs:
             self._add(spec)
 
@@ -111,7 +117,7 @@ class Session:
             self._notify("invalid", w.id)
             return
         if isinstance(ev, StepEvent):
-            self.timeline.add_step(w.id, ev)
+            self.timeline.add_step(w.id, ev)  # profiled steps are kept out of the statistics
             w.last_progress = time.monotonic()
             if w.state == STALLED:
                 w.reason = ""
@@ -129,6 +135,7 @@ class Session:
                     "loss": ev.loss,
                     "mem": ev.mem,
                     "warmup": ev.warmup,
+                    **({"profiled": True} if ev.profiled else {}),
                 },
             )
             self._notify("step", w.id)
@@ -137,7 +144,10 @@ class Session:
         if ev.kind == "hello":
             w.hello = dict(ev.data)
             w.state = RUNNING if ev.get("attached") else COMPILING  # an attached process has no steps
+            self._watch_roots()  # the resolved device (cuda:N) maps the workload to a GPU
             self._check_shared_cpu()
+            if self.profile_at is not None:
+                self.profile(w.id, steps=self.profile_at[1], at_step=self.profile_at[0])
         elif ev.kind == "compile":
             w.compile = dict(ev.data)
         elif ev.kind == "state":
@@ -153,6 +163,10 @@ class Session:
             w.reason = f"{ev.get('type', 'Error')}: {ev.get('message', '')}"
         elif ev.kind == "bye":
             w.bye = dict(ev.data)
+        elif ev.kind == "trace":
+            self.traces.update(w.id, ev.data)
+        elif ev.kind == "capture":  # a recorded request, met only in a replay
+            self.traces.restore(w.id, w.label, ev.data)
         self._notify(ev.kind, w.id)
 
     def _check_shared_cpu(self) -> None:
@@ -242,16 +256,20 @@ class Session:
         else:
             w.state = FAILED
             w.reason = describe_exit(rc) + ("" if w.bye else " before finishing")
+            if rc == -signal.SIGKILL:
+                w.reason += " (not by fwtop: the kernel's out-of-memory killer does this, see dmesg)"
         if w.state == FAILED and not w.reason:
             w.reason = describe_exit(rc)
         self._record(w.id, "exit", w.ended_at, {"state": w.state, "reason": w.reason, "exit_code": rc})
+        self.traces.workload_ended(w.id, f"{w.label} ended ({w.state}) before the capture was written")
         self._watch_roots()
         self._notify("exit", w.id)
 
     def _watch_roots(self) -> None:
         roots = {w.id: w.runner.pid for w in self.workloads if w.runner and w.runner.running and w.runner.pid}
+        devices = {w.id: str((w.hello or {}).get("device") or w.spec.device) for w in self.workloads}
         for probe in self.probes:
-            probe.watch(roots)
+            probe.watch(roots, devices)
 
     async def _stall_watch(self) -> None:
         """Mark a workload stalled when it has made no step for ``stall_after`` seconds."""
@@ -268,27 +286,29 @@ class Session:
                     self._record(w.id, "stalled", time.time(), {"after_s": self.stall_after})
                     self._notify("stalled", w.id)
 
+    # -- probes (session/probing.py) ----------------------------------------------------
+
     async def _probe_loop(self, probe: Probe) -> None:
-        try:
-            await asyncio.to_thread(probe.start)
-            while True:
-                samples = await asyncio.to_thread(probe.sample)
-                for s in samples:
-                    self.timeline.add_sample(s)
-                    if self.rundir is not None:
-                        self.rundir.sample(s.probe, s.target, s.t, s.values)
-                if samples:
-                    self._notify("sample")
-                await asyncio.sleep(probe.interval)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken probe is shown, never fatal
-            probe.available = False
-            probe.status = f"{probe.name} probe stopped: {type(exc).__name__}: {exc}"
-            self._notify("probe")
-        finally:
-            with contextlib.suppress(Exception):
-                probe.close()
+        await run_probe(probe, self._on_samples, self._on_probe_status)
+
+    def _on_samples(self, samples: list[Sample]) -> None:
+        for s in samples:
+            self.timeline.add_sample(s)
+            if self.rundir is not None:
+                self.rundir.sample(s.probe, s.target, s.t, s.values)
+        self._notify("sample")
+
+    def _on_probe_status(self, probe: Probe) -> None:
+        """A probe started, failed or noted an n/a field: recorded (replayed) and shown once."""
+        st = {"available": probe.available, "status": probe.status, "notes": list(probe.notes)}
+        self.probe_status[probe.name] = st
+        if self.rundir is not None:
+            self.rundir.sample(probe.name, "status", time.time(), st)
+        self._notify("probe")
+
+    def probe_notes(self) -> list[str]:
+        """Unavailable probes and n/a fields, with the reasons (device strip, summary)."""
+        return probe_notes(self.probe_status)
 
     async def wait(self) -> None:
         """Run to the end: every workload (one after another when sequential) has ended."""
@@ -371,6 +391,41 @@ class Session:
     def resume(self, wid: str) -> bool:
         w = self.get(wid)
         return bool(w.runner and w.runner.send("resume"))
+
+    # -- profiler captures (session/traces.py, child side workloads/child/capture.py) ----
+
+    def profile(
+        self,
+        wid: str,
+        steps: int = DEFAULT_PROFILE_STEPS,
+        options: dict | None = None,
+        *,
+        kind: str = "profile",
+        at_step: int | None = None,
+        group: str = "",
+    ) -> Capture:
+        """Ask a workload for a capture of ``steps`` steps; its state follows in ``trace`` events."""
+        w = self.get(wid)
+        root = self.traces.root(self.rundir.path if self.rundir is not None else None)
+        cap = self.traces.new(wid, w.label, kind, steps, root / wid, group=group, at_step=at_step)
+        payload = {"id": cap.id, "dir": cap.dir, "steps": steps, "options": options or self.profile_options}
+        if at_step is not None:
+            payload["at_step"] = at_step
+        if w.ended or w.runner is None or not w.runner.send(kind, **payload):
+            self.traces.fail(
+                cap, f"{w.label} is not running" if w.ended or w.runner is None else "command not delivered"
+            )
+        self._record(wid, "capture", time.time(), cap.request_record())
+        self._notify("trace", wid)
+        return cap
+
+    def profile_all(self, steps: int = DEFAULT_PROFILE_STEPS, options: dict | None = None) -> list[Capture]:
+        """Profile every running workload at once (one group, compared side by side)."""
+        group = f"g{len(self.traces.captures) + 1}-{int(time.time())}"
+        return [self.profile(w.id, steps, options, group=group) for w in self.workloads if not w.ended and w.runner]
+
+    def memory_snapshot(self, wid: str, steps: int = DEFAULT_PROFILE_STEPS) -> Capture:
+        return self.profile(wid, steps, kind="memory_snapshot")
 
     async def close(self) -> dict:
         for task in self._probe_tasks:

@@ -16,7 +16,7 @@ def workload_summary(session: Session, w: Workload) -> dict:
     """One workload's statistics, as written to summary.json."""
     series = session.timeline.steps(w.id)
     hello = w.hello or {}
-    st = series.stats()
+    st = series.stats(exact=True)
     host_peaks = session.timeline.peaks.get(("host", w.id), {})
     flops = hello.get("flops_per_step")
     tflops = throughput(flops, series.steady_count, series.steady_time)
@@ -53,10 +53,37 @@ def workload_summary(session: Session, w: Workload) -> dict:
         "peak_memory": {
             "framework_allocated": series.mem_peak.get("peak", series.mem_peak.get("allocated")),
             "framework_reserved": series.mem_peak.get("reserved"),
+            "device_used": device_peak(session, w.id),
             "host_rss": host_peaks.get("rss"),
         },
+        "energy": energy_summary(session, w.id),
         "invalid_lines": w.invalid,
     }
+
+
+def device_peak(session: Session, wid: str) -> int | None:
+    """Peak GPU memory the device reported for the workload's process tree (NVML/amdsmi)."""
+    probe = session.timeline.device_probe(wid)
+    return session.timeline.peaks.get((probe, wid), {}).get("gpu_mem") if probe else None
+
+
+def energy_summary(session: Session, wid: str) -> dict | None:
+    """Energy of the steady steps from the device's energy counter; None without one."""
+    e = session.timeline.energy.workloads.get(wid)
+    if e is None or not session.timeline.energy.has_counter(wid):
+        return None
+    return {
+        "per_step_j": e.per_step_j,
+        "avg_power_w": e.avg_power_w,
+        "total_j": e.joules,
+        "steps_measured": e.steps,
+        "devices": [f"{probe} {target}" for probe, target in e.devices],
+        "shared_with": [session.get(o).label for o in session.timeline.energy.shared(wid) if _known(session, o)],
+    }
+
+
+def _known(session: Session, wid: str) -> bool:
+    return any(w.id == wid for w in session.workloads)
 
 
 def session_summary(session: Session) -> dict:
@@ -78,4 +105,7 @@ def session_summary(session: Session) -> dict:
         "workloads": workloads,
         "failed": [w.label for w in session.failed],
         "warnings": list(session.warnings),
+        "probes": session.probe_notes(),
+        "captures": session.traces.to_list(),
+        **({"traces_dir": str(session.traces.root(None))} if session.traces.temporary else {}),
     }

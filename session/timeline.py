@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fwtop.probes.base import Sample
 from fwtop.workloads.events import StepEvent
 
+from .energy import EnergyTracker
 from .stats import step_stats
 
 DEFAULT_CAPACITY = 4096  # points kept per series for charts
@@ -30,15 +31,23 @@ class StepSeries:
     last: StepEvent | None = None
     mem_peak: dict = field(default_factory=dict)  # allocated/reserved/peak maxima in bytes
     excluded: int = 0  # steps kept out of the statistics (warm-up, profiled)
+    profiled: int = 0  # steps inside a profiler capture (also counted in excluded)
     _stats: tuple[int, dict] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.steps = deque(maxlen=self.capacity)
 
-    def stats(self) -> dict:
-        """step_stats of the steady steps, computed once per new steady step (it sorts them all)."""
-        if self._stats is None or self._stats[0] != len(self.steady):
-            self._stats = (len(self.steady), step_stats(self.steady))
+    def stats(self, exact: bool = False) -> dict:
+        """step_stats of the steady steps. They are sorted to compute it, so a live view gets
+        figures recomputed only once the steady set grew by 1 % (every new step below 100
+        steps): a long run at hundreds of steps a second would otherwise sort a million
+        durations every refresh. ``exact=True`` (the summary) always covers every step."""
+        n = len(self.steady)
+        if self._stats is not None:
+            done = self._stats[0]
+            if done == n or (not exact and n - done < done // 100):
+                return self._stats[1]
+        self._stats = (n, step_stats(self.steady))
         return self._stats[1]
 
     def add(self, step: StepEvent, steady: bool = True) -> None:
@@ -49,7 +58,9 @@ class StepSeries:
             for key, value in step.mem.items():
                 if value is not None and value > self.mem_peak.get(key, -1):
                     self.mem_peak[key] = value
-        if step.warmup or not steady:
+        if step.profiled:
+            self.profiled += 1
+        if step.warmup or step.profiled or not steady:
             self.excluded += 1
             return
         self.steady_count += 1
@@ -66,6 +77,7 @@ class Timeline:
         self._steps: dict[str, StepSeries] = {}
         self._samples: dict[tuple[str, str], deque] = {}
         self.peaks: dict[tuple[str, str], dict] = {}  # (probe, target) -> field -> max
+        self.energy = EnergyTracker()  # energy per step from device energy counters
         self.version = 0  # bumped on every change, so views redraw only when needed
 
     def steps(self, wid: str) -> StepSeries:
@@ -80,10 +92,12 @@ class Timeline:
         for key in [k for k in self._samples if k[1] == wid]:
             del self._samples[key]
             self.peaks.pop(key, None)
+        self.energy.reset(wid)
         self.version += 1
 
     def add_step(self, wid: str, step: StepEvent, steady: bool = True) -> None:
         self.steps(wid).add(step, steady)
+        self.energy.add_step(wid, step, steady)
         self.version += 1
 
     def add_sample(self, sample: Sample) -> None:
@@ -96,6 +110,7 @@ class Timeline:
         for name, value in sample.values.items():
             if isinstance(value, (int, float)) and value > peaks.get(name, float("-inf")):
                 peaks[name] = value
+        self.energy.add_sample(sample)
         self.version += 1
 
     def samples(self, probe: str, target: str) -> deque:
@@ -104,3 +119,14 @@ class Timeline:
     def latest(self, probe: str, target: str) -> Sample | None:
         ring = self._samples.get((probe, target))
         return ring[-1] if ring else None
+
+    def targets(self, probe: str) -> list[str]:
+        """Every target a probe has reported (devices and workloads)."""
+        return [t for p, t in self._samples if p == probe]
+
+    def device_probe(self, wid: str) -> str | None:
+        """The GPU probe that attributed this workload to a device (nvml or amdsmi), if any."""
+        for probe in ("nvml", "amdsmi"):
+            if (probe, wid) in self._samples:
+                return probe
+        return None

@@ -95,5 +95,5 @@ async def test_replay_in_the_dashboard(recorded):
         await pilot.pause(0.6)
         panel = app.query(WorkloadPanel)[0]
         assert str(panel.query_one(".state").render()) == "finished"
-        assert "step 6/6" in str(panel.query_one(".stats").render())
+        assert "step 6/6" in panel.query_one(".stats").text
         await pilot.press("q")

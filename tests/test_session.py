@@ -72,7 +72,7 @@ async def test_killed_child_is_reported_failed(tmp_path):
     await s.wait()
     summary = await s.close()
     assert victim.state == FAILED and victim.exit_code == -signal.SIGKILL
-    assert "killed by SIGKILL" in victim.reason
+    assert "killed by SIGKILL" in victim.reason and "out-of-memory killer" in victim.reason
     assert other.state == FINISHED  # the others carry on
     assert summary["failed"] == [victim.label]
 
@@ -223,6 +223,21 @@ def test_headless_exit_status_on_failure(tmp_path, bare_python):
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout and "tensorflow is not installed in" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_out_of_memory_fails_with_its_reason_and_the_other_finishes(tmp_path):
+    """A real allocation failure (a 640 GB weight matrix) fails that workload, named; the other finishes."""
+    huge = WorkloadSpec.create(
+        "torch", model="mlp", sizes={"batch": 4, "in_dim": 16, "width": 400_000, "depth": 2}, device="cpu", steps=3
+    )
+    session, summary = run_session([huge, tiny_torch(steps=3)], tmp_path)
+    oom, ok = session.workloads
+    assert oom.state == FAILED and "can't allocate memory" in oom.reason, oom.reason
+    assert ok.state == FINISHED
+    assert session.failed
+    assert summary == json.loads((session.rundir.path / "summary.json").read_text())
+    assert [w["state"] for w in summary["workloads"]] == ["failed", "finished"]
+    assert "can't allocate memory" in summary["workloads"][0]["reason"]
 
 
 async def test_a_hanging_workload_is_marked_stalled_and_recovers(tmp_path):

@@ -17,9 +17,11 @@ from textual.widgets import Footer, Log, Static
 
 from fwtop.session.session import ENDED, PAUSED, Session
 
-from .format import fmt_bytes
+from .devices import device_lines
+from .lines import TextLines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
+from .traces import TracesScreen, capture_badge, capture_notice
 
 TEXT_INTERVAL = 0.5  # seconds between text refreshes
 CHART_INTERVAL = 1.0  # seconds between chart refreshes
@@ -47,38 +49,22 @@ class HelpScreen(ModalScreen):
         yield Static("\n".join(lines))
 
 
-class DeviceStrip(Static):
-    """One line per device: host CPU and memory until the GPU probes land."""
+class DeviceStrip(TextLines):
+    """The host, one line per GPU, and what is n/a and why (tui/devices.py)."""
 
-    DEFAULT_CSS = "DeviceStrip { height: 1; padding: 0 1; background: $boost; }"
+    DEFAULT_CSS = "DeviceStrip { height: auto; max-height: 10; padding: 0 1; background: $boost; }"
 
     def __init__(self, session: Session) -> None:
-        super().__init__("", id="devices")
+        super().__init__([""], id="devices")
         self.session = session
-        self._last = ""
 
     def on_mount(self) -> None:
         self.set_interval(TEXT_INTERVAL, self.refresh_text)
         self.refresh_text()
 
     def refresh_text(self) -> None:
-        host = self.session.timeline.latest("host", "host")
-        if host is None:
-            text = "host: waiting for the first sample"
-        else:
-            v = host.values
-            text = (
-                f"host CPU {v.get('cpu_percent', 0):5.1f}% of {v.get('cpu_count')} cores   "
-                f"RAM {fmt_bytes(v.get('mem_used'))} / {fmt_bytes(v.get('mem_total'))}"
-            )
-        notes = [p.status for p in self.session.probes if p.status != "ok"]
-        if self.session.rundir is not None and self.session.rundir.error:
-            notes.append(self.session.rundir.error)
-        if notes:
-            text += "   " + "; ".join(notes)
-        if text != self._last:
-            self._last = text
-            self.update(text, layout=False)
+        # Repaints only the lines that changed; a new line count (a GPU appears, a note) relayouts.
+        self.set_lines(device_lines(self.session))
 
 
 class FwtopApp(App):
@@ -108,6 +94,11 @@ class FwtopApp(App):
         Binding("d", "pyspy_dump", "py-spy dump (stacks)", id="pyspy_dump"),
         Binding("s", "pyspy_record", "py-spy record", id="pyspy_record"),
         Binding("S", "pyspy_options", "py-spy record, options", id="pyspy_options", show=False),
+        # Profiler captures (tui/traces.py); not in the footer, listed in help.
+        Binding("p", "profile", "Profile selected (5 steps)", id="profile", show=False),
+        Binding("P", "profile_all", "Profile every workload", id="profile_all", show=False),
+        Binding("m", "memory_snapshot", "CUDA memory snapshot", id="memory_snapshot", show=False),
+        Binding("t", "traces", "Traces and summaries", id="traces", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("end", "jump_end", "Replay: jump to end", id="jump_end"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -126,7 +117,6 @@ class FwtopApp(App):
         self._quitting = False
         self._log_shown: dict[str, int] = {}
         self._log_wid: str | None = None
-        self._topbar_text = ""
         self._panels: list[WorkloadPanel] | None = None
         self.pyspy_options = None  # tui/pyspy.py RecordOptions, set on first use
         self.pyspy_recordings: list = []  # paths of this session's py-spy recordings
@@ -134,7 +124,7 @@ class FwtopApp(App):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("fwtop", id="topbar")
+        yield TextLines(["fwtop"], id="topbar")
         with Horizontal(id="panels"):
             for w in self.session.workloads:
                 yield WorkloadPanel(self.session, w.id)
@@ -171,6 +161,10 @@ class FwtopApp(App):
     def _on_session(self, kind: str, wid: str | None) -> None:
         if kind == "warning":
             self.notify(self.session.warnings[-1], severity="warning", timeout=20)
+        elif kind == "trace" and wid is not None:
+            notice = capture_notice(self.session, wid)
+            if notice is not None:
+                self.notify(notice[0], severity=notice[1], timeout=10)
 
     async def _run_session(self) -> None:
         await self.session.start()
@@ -187,14 +181,15 @@ class FwtopApp(App):
         else:
             where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
         text = f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
-        if text != self._topbar_text:  # a fixed one-line bar: repaint on change, never relayout
-            self._topbar_text = text
-            self.main.query_one("#topbar", Static).update(text, layout=False)
+        self.main.query_one("#topbar", TextLines).set_lines([text])  # repaints only on change
 
     def _refresh_text(self) -> None:
         with self.batch_update():
             for panel in self.panels:
                 panel.refresh_text()
+                badge = capture_badge(self.session, panel.wid)
+                if panel.border_subtitle != badge:
+                    panel.border_subtitle = badge
             self._refresh_topbar()
             self._refresh_log()
 
@@ -305,6 +300,36 @@ class FwtopApp(App):
         await self.session.remove_workload(wid)
         self.notify(f"removed {label}")
 
+    # -- profiler captures (tui/traces.py) ----------------------------------------------
+
+    def _can_capture(self) -> bool:
+        if getattr(self.session, "run_path", None) is not None:
+            self.notify("a replayed run cannot be profiled (t lists its recorded traces)", severity="warning")
+            return False
+        return True
+
+    def action_profile(self) -> None:
+        wid = self.selected_wid
+        if wid is not None and self._can_capture():
+            cap = self.session.profile(wid)
+            if not cap.final:  # a failure is announced by _on_session
+                self.notify(f"{cap.label}: profiling the next {cap.steps} steps")
+
+    def action_profile_all(self) -> None:
+        if self._can_capture():
+            caps = self.session.profile_all()
+            self.notify(f"profiling {len(caps)} workload(s) at once; t: traces, c there: side by side")
+
+    def action_memory_snapshot(self) -> None:
+        wid = self.selected_wid
+        if wid is not None and self._can_capture():
+            cap = self.session.memory_snapshot(wid)
+            if not cap.final:
+                self.notify(f"{cap.label}: memory snapshot of the next {cap.steps} steps requested")
+
+    def action_traces(self) -> None:
+        self.push_screen(TracesScreen(self.session))
+
     def action_jump_end(self) -> None:
         jump = getattr(self.session, "jump", None)  # only a replayed run has one
         if jump is not None:
@@ -347,7 +372,7 @@ class FwtopApp(App):
             self.exit()
             return
         self._quitting = True
-        self.main.query_one("#topbar", Static).update("fwtop  stopping workloads...")
+        self.main.query_one("#topbar", TextLines).set_lines(["fwtop  stopping workloads..."])
         await self.session.stop()
         self.exit()
 
@@ -362,6 +387,14 @@ class FwtopApp(App):
         yield SystemCommand("Toggle log", "Show the selected workload's output", self.action_log)
         yield SystemCommand("py-spy dump", "The selected workload's stacks, every process", self.action_pyspy_dump)
         yield SystemCommand("py-spy record", "Sample the selected workload for a while", self.action_pyspy_options)
+        yield SystemCommand(
+            "Profile workload", "Framework profiler trace of 5 steps of the selected one", self.action_profile
+        )
+        yield SystemCommand("Profile every workload", "Traces of 5 steps of each, to compare", self.action_profile_all)
+        yield SystemCommand(
+            "Memory snapshot", "CUDA memory history of the selected torch workload", self.action_memory_snapshot
+        )
+        yield SystemCommand("Traces", "Captures, their files and summaries", self.action_traces)
         yield SystemCommand("Keys", "Every key fwtop answers to", self.action_help)
 
     # -- hang-up and termination --------------------------------------------------------

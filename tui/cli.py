@@ -82,6 +82,34 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--name", default=None, help="name of the run (used in the run directory's name)")
     g.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between device and host samples (default 0.5, i.e. 2 Hz; 0.1 to 60)",
+    )
+    g.add_argument(
+        "--profile-at",
+        type=_positive_int,
+        default=None,
+        metavar="STEP",
+        help="capture a framework profiler trace of every workload from step STEP (0-based; traces go to RUN_DIR/traces)",
+    )
+    g.add_argument(
+        "--profile-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="steps in that capture (default 5)",
+    )
+    g.add_argument(
+        "--profile-with",
+        default=None,
+        metavar="OPTIONS",
+        help="comma-separated profiler options: shapes, memory, stacks (torch: record_shapes, profile_memory, "
+        "with_stack; jax, tensorflow: stacks turns the Python tracer on)",
+    )
+    g.add_argument(
         "--theme",
         default=None,
         help="dashboard theme: fwtop-dark (default), fwtop-light, fwtop-contrast, "
@@ -253,6 +281,17 @@ def use_dashboard(args) -> bool:
     return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
+def _probes(args, config_intervals: dict | None = None) -> list:
+    """The probes at the configured intervals (--probe-interval overrides the config file)."""
+    from fwtop.probes import default_probes
+    from fwtop.session.config import probe_intervals
+
+    intervals = dict(config_intervals or {})
+    if args.probe_interval is not None:
+        intervals = probe_intervals(args.probe_interval, where="--probe-interval")
+    return default_probes(intervals)
+
+
 def _run(
     specs: list,
     args,
@@ -260,6 +299,8 @@ def _run(
     sequential: bool = False,
     runs_dir: str | None = None,
     stall_after=None,
+    probe_intervals: dict | None = None,
+    profile: tuple = (None, None),
     on_session=None,
 ) -> int:
     from fwtop.session.session import DEFAULT_STALL_AFTER, Session
@@ -271,6 +312,7 @@ def _run(
     stall = DEFAULT_STALL_AFTER if stall is None else stall
     if stall < 0:
         raise UserError(f"stall_after must be 0 (never) or a number of seconds, got {stall}")
+    profile_at = _profile_at(args, specs, *profile)
     session = Session(
         specs,
         name=args.name or name,
@@ -278,7 +320,10 @@ def _run(
         record=not args.no_record,
         sequential=args.sequential or sequential,
         stall_after=stall or None,  # 0: never
+        probes=_probes(args, probe_intervals),
     )
+    session.profile_at = profile_at
+    session.profile_options = _profile_options(args.profile_with)
     if on_session is not None:  # fwtop run / attach look at the session they started
         on_session(session)
     if not use_dashboard(args):
@@ -293,6 +338,42 @@ def _run(
     if session.started_at is not None:
         print(comparison_table(session.summary()))
     return app.return_code or (1 if session.failed else 0)
+
+
+def _profile_options(text: str | None) -> dict:
+    from fwtop.session.traces import PROFILE_OPTIONS
+
+    if text is None:
+        return {}
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in names if x not in PROFILE_OPTIONS]
+    if bad or not names:
+        raise UserError(
+            f"--profile-with: unknown option {', '.join(bad) or repr(text)}: choose from {', '.join(PROFILE_OPTIONS)}"
+        )
+    return {x: True for x in names}
+
+
+def _profile_at(args, specs: list, cfg_at: int | None = None, cfg_steps: int | None = None) -> tuple[int, int] | None:
+    """--profile-at / --profile-steps (or the config's session keys) as (step, steps), checked against --steps."""
+    from fwtop.session.traces import DEFAULT_PROFILE_STEPS, MAX_PROFILE_STEPS
+
+    at = args.profile_at if args.profile_at is not None else cfg_at
+    steps = args.profile_steps if args.profile_steps is not None else cfg_steps
+    if at is None:
+        if steps is not None:
+            raise UserError("--profile-steps needs --profile-at STEP (the step the capture starts at)")
+        return None
+    n = DEFAULT_PROFILE_STEPS if steps is None else steps
+    if not 1 <= n <= MAX_PROFILE_STEPS:
+        raise UserError(f"--profile-steps must be from 1 to {MAX_PROFILE_STEPS}, got {n}")
+    for spec in specs:
+        if spec.steps and at + n > spec.steps:
+            raise UserError(
+                f"--profile-at {at} --profile-steps {n} ends after the last step of {spec.label} "
+                f"({spec.steps} steps): raise --steps or profile earlier"
+            )
+    return (at, n)
 
 
 def _cmd_devices(args) -> int:
@@ -370,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
                 sequential=cfg.sequential,
                 runs_dir=cfg.runs_dir,
                 stall_after=cfg.stall_after,
+                probe_intervals=cfg.probe_intervals,
+                profile=(cfg.profile_at, cfg.profile_steps),
             )
         return _run(_default_specs(args), args, name="default")
     except UserError as exc:

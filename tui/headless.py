@@ -25,6 +25,8 @@ class Progress:
         self.session = session
         self.out = out
         self._last: dict[str, float] = {}
+        self._said: set[str] = set()
+        self._trace_seen: dict[str, tuple] = {}
 
     def _print(self, w: Workload | None, text: str) -> None:
         prefix = f"[{w.label}] " if w is not None else ""
@@ -37,6 +39,12 @@ class Progress:
             return
         if kind == "warning":
             self._print(None, f"fwtop: warning: {s.warnings[-1]}")
+            return
+        if kind == "probe":  # a probe is n/a, or a field is: say why, once
+            for note in s.probe_notes():
+                if note not in self._said:
+                    self._said.add(note)
+                    self._print(None, f"fwtop: {note}")
             return
         if wid is None:
             return
@@ -77,6 +85,14 @@ class Progress:
                 self._print(w, f"step {st.index + 1}{total}  {fmt_duration(st.duration)}{loss}")
         elif kind == "stalled":
             self._print(w, f"STALLED: {w.reason} (still waiting; fwtop does not kill it)")
+        elif kind == "trace":
+            cap = s.traces.latest(wid)
+            if cap is not None and (cap.state, cap.step) != self._trace_seen.get(cap.id):
+                self._trace_seen[cap.id] = (cap.state, cap.step)
+                if cap.state in ("requested", "done", "failed") or (cap.state == "capturing" and cap.step == 1):
+                    self._print(
+                        w, cap.status_text() + (f"  {cap.trace_path or cap.files[0]['path']}" if cap.files else "")
+                    )
         elif kind == "notice":
             self._print(w, f"notice: {w.notices[-1]}")
         elif kind == "invalid" and w.invalid in (1, 10, 100, 1000):
@@ -117,6 +133,9 @@ def comparison_table(summary: dict) -> str:
             "tokens/s",
             "TFLOP/s",
             "peak mem",
+            "dev mem",
+            "J/step",
+            "avg W",
             "first step",
             "vs first",
         )
@@ -130,6 +149,7 @@ def comparison_table(summary: dict) -> str:
             fmt_bytes(peak) if peak is not None else (f"{fmt_bytes(mem['host_rss'])} rss" if mem["host_rss"] else "n/a")
         )
         ratio = s.get("ratio_to_first")
+        energy = s.get("energy") or {}
         rows.append(
             (
                 s["label"] + (" (FAILED)" if s["state"] == FAILED else ""),
@@ -143,6 +163,9 @@ def comparison_table(summary: dict) -> str:
                 fmt_rate(s["tokens_per_s"]),
                 f"{s['tflops']:.3f}" if s["tflops"] is not None else "n/a",
                 peak_txt,
+                fmt_bytes(mem.get("device_used")),
+                f"{energy['per_step_j']:.3g}" if energy.get("per_step_j") is not None else "n/a",
+                f"{energy['avg_power_w']:.0f}" if energy.get("avg_power_w") is not None else "n/a",
                 fmt_duration(s["first_step_s"]),
                 f"{ratio:.2f}x" if ratio is not None else "n/a",
             )
@@ -159,12 +182,59 @@ def comparison_table(summary: dict) -> str:
     for s in summary["workloads"]:
         if s["state"] == FAILED:
             notes.append(f"{s['label']} failed: {s['reason']}")
+    if any(s.get("energy") for s in summary["workloads"]):
+        notes.append(
+            "J/step, avg W: from the device's energy counter over the measured steady steps "
+            "(device-wide: workloads sharing a device share its energy)"
+        )
     notes += [f"warning: {w}" for w in summary.get("warnings", [])]
+    notes += list(summary.get("probes", []))
     if summary.get("recording_error"):
         notes.append(summary["recording_error"])
+    notes += capture_lines(summary)
     if summary.get("run_dir"):
         notes.append(f"run directory: {summary['run_dir']}")
     return "\n".join(lines + [""] + notes)
+
+
+def capture_lines(summary: dict) -> list[str]:
+    """One line per profiler capture: workload, state, and each file's path and size."""
+    lines = []
+    for c in summary.get("captures", []):
+        what = "profile" if c["kind"] == "profile" else "memory snapshot"
+        steps = (
+            f"steps {c['first_step']}-{c['first_step'] + c['captured'] - 1}" if c.get("first_step") is not None else ""
+        )
+        if c["state"] == "done":
+            lines.append(f"{what} of {c['label']} ({steps}{', partial' if c['partial'] else ''}):")
+            lines += [f"  {f['path']} ({fmt_bytes(f['bytes'])})" for f in c["files"]]
+        else:
+            lines.append(f"{what} of {c['label']}: {c['state']}" + (f": {c['reason']}" if c.get("reason") else ""))
+    if summary.get("traces_dir"):
+        lines.append(f"traces (not recording): {summary['traces_dir']}")
+    return lines
+
+
+def capture_summaries(summary: dict, top: int = 8) -> str:
+    """Where each captured workload's steps went: top operations by self time, side by side."""
+    from fwtop.session.traces import TraceError, side_by_side, summarize
+
+    done, errors = [], []
+    for c in summary.get("captures", []):
+        trace = next((f["path"] for f in c["files"] if f.get("role") == "trace"), None)
+        if c["state"] != "done" or trace is None:
+            continue
+        try:
+            done.append((c["label"], summarize(trace, c.get("step_time_s"), c.get("captured"), top)))
+        except TraceError as exc:
+            errors.append(f"{c['label']}: cannot summarize the trace: {exc}")
+    if not done:
+        return "\n".join(errors)
+    rows = side_by_side(done, top)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["top operations by self time in the profiled steps (self time / the steps' wall time):"]
+    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    return "\n".join(lines + errors)
 
 
 async def run_headless(session: Session, as_json: bool = False) -> int:
@@ -204,6 +274,10 @@ async def run_headless(session: Session, as_json: bool = False) -> int:
     else:
         print(file=out)
         print(comparison_table(summary), file=out, flush=True)
+        ops = capture_summaries(summary)
+        if ops:
+            print(file=out)
+            print(ops, file=out, flush=True)
     if stopping:
         return 130
     return 1 if session.failed else 0

@@ -80,6 +80,7 @@ class StepEvent:
     mem: dict | None  # framework figures in bytes: allocated, reserved, peak
     warmup: bool
     kind: str = "step"
+    profiled: bool = False  # inside a profiler capture: shown, kept out of steady-state statistics
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def parse_line(line: bytes | None) -> Event | StepEvent | Invalid:
                 loss=obj.get("loss"),
                 mem=_parse_mem(obj.get("mem")),
                 warmup=bool(obj.get("warmup", False)),
+                profiled=obj.get("profiled") is True,
             )
         except ValueError as exc:
             return Invalid(str(exc), _excerpt(line))

@@ -124,6 +124,9 @@ class Runner:
         rc = await self.proc.wait()
         self.returncode = rc
         self._close_control()
+        # The workload is over: what is left of its process group (a data-loader worker, a
+        # grandchild) goes too, so nothing keeps its device memory.
+        self.signal_group(signal.SIGKILL)
         # Grandchildren may still hold the output pipe: don't wait on them forever.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._readers, return_exceptions=True), timeout=2.0)

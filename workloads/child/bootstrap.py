@@ -60,9 +60,49 @@ def _allow_tracing_by_parent():
         pass
 
 
+GUARD_NAME = b"fwtop-guard"  # probes/trees.py leaves a process of this name out of a workload's tree
+
+
+def _start_guard():
+    """Linux: fork a tiny guard that SIGKILLs this child's whole process group the moment the
+    child dies, however it dies (killed with fwtop by PR_SET_PDEATHSIG, crashed, exited), so
+    no grandchild (a data-loader worker, a process the user's script started) outlives the
+    workload and keeps device memory. Forked first thing, before any framework is imported
+    and while there is a single thread. Only when the child leads its own process group, as
+    fwtop starts it; elsewhere a no-op."""
+    if not sys.platform.startswith("linux") or os.getpgrp() != os.getpid():
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (ImportError, OSError):
+        return
+    parent = os.getpid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # the fork inherits the mask
+    pid = os.fork()
+    if pid != 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        return
+    try:  # the guard: hold nothing of the child's (pipes, terminal), wait for it to die
+        libc.prctl(15, GUARD_NAME, 0, 0, 0)  # PR_SET_NAME
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, 1 << 16)
+        libc.prctl(1, int(signal.SIGUSR1), 0, 0, 0)  # PR_SET_PDEATHSIG: SIGUSR1 when the child dies
+        if os.getppid() == parent:
+            signal.sigwait({signal.SIGUSR1})
+        os.killpg(parent, signal.SIGKILL)  # the group's id is the child's pid; the guard is in it
+    finally:
+        os._exit(0)
+
+
 def main():
     _die_with_parent()
     _allow_tracing_by_parent()
+    _start_guard()
     _load_child_package()
     from _fwtop_child import runtime
 

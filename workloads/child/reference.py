@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 
-from . import common, models, protocol
+from . import capture, common, models, protocol
 from . import steps as steps_mod
 
 
@@ -117,6 +117,7 @@ def run(spec: dict, writer, control, started: float) -> int:
     )
 
     driver = steps_mod.StepDriver(writer, control, started, warmup=cfg["warmup"], memory=workload.memory)
+    capture.install(driver, fw, workload.device_kind)
     steps = cfg["steps"]
     while steps <= 0 or driver.index < steps:
         if not driver.before_step():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import sys
 import threading
 
@@ -14,6 +15,14 @@ from . import protocol
 # the child gets this long to finish its step, then exits hard so no orphan
 # ever keeps holding device memory.
 PARENT_GONE_GRACE_S = 1.0
+
+
+def _parent_gone_exit() -> None:
+    """End this child and, when it leads its process group (fwtop starts it in a new session),
+    every process in the group: grandchildren such as data-loader workers must not outlive it."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(protocol.EXIT_PARENT_GONE)
 
 
 class Control:
@@ -43,7 +52,7 @@ class Control:
         self.stop_requested = True
         self._running.set()
         if self.parent_gone:
-            timer = threading.Timer(PARENT_GONE_GRACE_S, os._exit, (protocol.EXIT_PARENT_GONE,))
+            timer = threading.Timer(PARENT_GONE_GRACE_S, _parent_gone_exit)
             timer.daemon = True
             timer.start()
 

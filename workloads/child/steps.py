@@ -36,7 +36,8 @@ class StepDriver:
 
     def add_observer(self, observer) -> None:
         """``observer.step_starting(index)`` before and ``observer.step_ended(index, extra)``
-        after each step; ``step_ended`` may add keys to the step event via ``extra``."""
+        after each step; ``step_ended`` may add keys to the step event via ``extra``; an optional
+        ``run_ending()`` is called before ``bye`` (the loop ended: done, stopped or parent gone)."""
         self._observers.append(observer)
 
     # -- the boundary -----------------------------------------------------
@@ -101,4 +102,8 @@ class StepDriver:
         self.index = index + 1
 
     def bye(self, reason: str = "") -> None:
+        for obs in self._observers:  # e.g. a profiler capture still running writes what it has
+            ending = getattr(obs, "run_ending", None)
+            if ending is not None:
+                ending()
         self.writer.emit("bye", steps=self.index, reason=reason or self.stop_reason or "done")
