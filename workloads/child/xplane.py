@@ -22,9 +22,12 @@ import json
 import os
 
 HOST_PLANE = "/host:CPU"  # the name xprof gives the host's plane
+_SMALL = [bytes((i,)) for i in range(0x80)]
 
 
 def _varint(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return _SMALL[n]
     if n < 0:
         n += 1 << 64  # int64: two's complement, ten bytes
     out = bytearray()
