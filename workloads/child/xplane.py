@@ -77,6 +77,7 @@ def chrome_events_to_xspace(trace: dict, hostname: str) -> bytes:
     metadata = {}  # event name -> id
     stat_ids = {"step_num": 1, "_r": 2}
     plane_lines = []
+    used_ids = set()
     for line_id, key in enumerate(sorted(lines, key=lambda k: (str(k[0]), str(k[1]))), start=1):
         evs = sorted(lines[key])
         t0_ps = evs[0][0]
@@ -94,7 +95,9 @@ def chrome_events_to_xspace(trace: dict, hostname: str) -> bytes:
             )
         pid, tid = key
         name = thread_names.get(key) or "pid %s tid %s" % (pid, tid)
-        tid_num = tid if isinstance(tid, int) else line_id
+        # The thread id where it is a unique number (GPU streams of two devices can share one).
+        tid_num = tid if isinstance(tid, int) and tid > 0 and tid not in used_ids else (1 << 32) + line_id
+        used_ids.add(tid_num)
         plane_lines.append(
             _bytes(
                 3,
