@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY, has_framework
+from xspace_util import read_xspace
 
 from fwtop.session.rundir import read_jsonl
 from fwtop.session.session import RUNNING, Session
@@ -25,7 +26,7 @@ FRAMEWORKS = [
 # Names of the mlp's matrix multiplications in each framework's trace.
 MATMUL = {"torch": ("addmm", "mm", "matmul", "linear"), "jax": ("dot",), "tensorflow": ("matmul",)}
 FILES = {
-    "torch": {"trace": ".pt.trace.json"},
+    "torch": {"trace": ".pt.trace.json", "xplane": ".xplane.pb"},
     "jax": {"trace": ".trace.json.gz", "xplane": ".xplane.pb"},
     "tensorflow": {"trace": ".trace.json.gz", "xplane": ".xplane.pb"},
 }
@@ -103,6 +104,27 @@ def test_trace_parses_and_holds_the_steps_operations(captured):
     assert any(m in n for n in top for m in MATMUL[fw]), top
     assert summary["events"] > 10 and summary["wall_us"] > 0
     assert all(op["self_us"] <= op["total_us"] + 1e-6 for op in summary["by_self"])
+
+
+def test_every_capture_has_an_xplane_that_reads_back(captured):
+    """xprof (TensorBoard's profile plugin) reads only .xplane.pb: every framework's capture has one
+    holding its events; torch's is made by fwtop from its Chrome trace and must hold the same events."""
+    if not has_framework("jax"):
+        pytest.skip("jax is not installed (it reads the XSpace back)")
+    cap = captured["first"]
+    roles = {f["role"]: f["path"] for f in cap.files}
+    planes = read_xspace(roles["xplane"])
+    assert any(e for p in planes for line in p["lines"] for e in line["events"]), [p["name"] for p in planes]
+    if captured["fw"] != "torch":
+        return
+    chrome = [e for e in json.loads(Path(roles["trace"]).read_text())["traceEvents"] if e.get("ph") == "X"]
+    planes = read_xspace(roles["xplane"])
+    assert [p["name"] for p in planes] == ["/host:CPU"]
+    events = [e for line in planes[0]["lines"] for e in line["events"]]
+    assert len(events) == len(chrome)
+    steps = sorted(e["stats"]["step_num"] for e in events if e["name"] == "fwtop_step")
+    assert steps == list(range(cap.first_step, cap.first_step + 3))
+    assert any(m in e["name"] for e in events for m in MATMUL["torch"])
 
 
 def test_two_captures_never_overwrite(captured):

@@ -10,6 +10,7 @@ shows them all)::
 
     <dir>/plugins/profile/<YYYY_MM_DD_HH_MM_SS>[-n]/
         <host>_<pid>.<ns>.pt.trace.json       torch: Chrome trace
+        <host>.xplane.pb                      torch: the same events as XPlane, for xprof (xplane.py)
         <host>.xplane.pb, <host>.trace.json.gz jax: XPlane + Chrome trace
         <host>.xplane.pb, <host>.trace.json.gz tensorflow: XPlane + Chrome trace converted here
         <host>_<pid>.snapshot.pickle           torch CUDA memory snapshot (pytorch.org/memory_viz)
@@ -31,6 +32,8 @@ import os
 import shutil
 import socket
 import time
+
+from .xplane import chrome_to_xplane as xplane_from_chrome
 
 DEFAULT_STEPS = 5
 STEP_MARKER = "fwtop_step"  # the annotation around each captured step, in every framework's trace
@@ -96,7 +99,9 @@ class _TorchProfile:
     def export(self) -> list:
         path = os.path.join(self.run_dir, "%s_%d.%d.pt.trace.json" % (_host(), os.getpid(), time.time_ns()))
         self.prof.export_chrome_trace(path)
-        return [(path, "trace")]
+        # xprof (TensorBoard's profile plugin) reads only .xplane.pb: write one from the Chrome trace.
+        xplane = xplane_from_chrome(path, os.path.join(self.run_dir, "%s.xplane.pb" % _host()), _host())
+        return [(path, "trace"), (xplane, "xplane")]
 
     def abort(self) -> None:
         try:
