@@ -384,6 +384,25 @@ class Session:
             if w.runner is not None:
                 w.runner.kill_now()
 
+    def finish_now(self, reason: str) -> dict:
+        """Synchronous end for a signal (SIGTERM, SIGHUP): SIGKILL every process group at once,
+        record what was still running as stopped with ``reason``, and write summary.json, so a
+        terminated dashboard loses nothing it had."""
+        self.kill_all()
+        now = time.time()
+        for task in self._probe_tasks:
+            task.cancel()
+        for w in self.workloads:
+            if w.state not in ENDED:
+                w.state, w.reason, w.ended_at = STOPPED, reason, now
+                self._record(w.id, "exit", now, {"state": w.state, "reason": w.reason, "exit_code": None})
+        self.ended_at = now
+        summary = self.summary()
+        if self.rundir is not None:
+            self.rundir.write_json("summary.json", summary)
+            self.rundir.close()
+        return summary
+
     def pause(self, wid: str) -> bool:
         w = self.get(wid)
         return bool(w.runner and w.runner.send("pause"))

@@ -6,6 +6,7 @@ SIGTERM, SIGHUP, SIGKILL) and checks that fwtop, the workload, its workers and i
 are all gone within 5 s. (The hang-up of a real ssh connection is in test_e2e_terminal.py.)
 """
 
+import json
 import os
 import shutil
 import signal
@@ -40,7 +41,7 @@ def wait_for(cond, timeout, what):
 def test_every_way_out_ends_the_whole_tree(tmp_path, way):
     name = f"fwtop-life-{way.replace('+', '-')}-{os.getpid()}"
     pids_file = tmp_path / "workers"
-    command = f"exec {sys.executable} -m fwtop run {SCRIPT} {pids_file} --runs-dir {tmp_path / 'runs'}"
+    command = f"exec {sys.executable} -m fwtop run --runs-dir {tmp_path / 'runs'} {SCRIPT} {pids_file}"
     tmux("kill-session", "-t", name)
     assert tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "45", command).returncode == 0
     try:
@@ -64,3 +65,14 @@ def test_every_way_out_ends_the_whole_tree(tmp_path, way):
         assert not alive, f"alive {time.monotonic() - t0:.1f} s after {way}: {[p.pid for p in alive]}"
     finally:
         tmux("kill-session", "-t", name)
+    # Whatever way it ended (SIGKILL included: no summary.json then), the run directory replays.
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "summary.json").exists() == (way != "SIGKILL")
+    if way in ("SIGTERM", "SIGHUP"):
+        (w,) = json.loads((run_dir / "summary.json").read_text())["workloads"]
+        assert w["state"] == "stopped" and w["reason"] == f"fwtop ended by {way}"
+    replay = subprocess.run(
+        [sys.executable, "-m", "fwtop", "replay", str(run_dir), "--headless"], capture_output=True, text=True
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert "spawns_workers" in replay.stdout and "Traceback" not in replay.stderr

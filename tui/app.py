@@ -403,11 +403,12 @@ class FwtopApp(App):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._on_terminate)
+                loop.add_signal_handler(sig, self._on_terminate, sig)
 
-    def _on_terminate(self) -> None:
-        # The terminal may be gone: end the children first, then exit, and never outlive it.
-        self.session.kill_all()
+    def _on_terminate(self, sig: int = signal.SIGTERM) -> None:
+        # The terminal may be gone: end the children first (and keep the record), then exit,
+        # and never outlive it.
+        self.session.finish_now(f"fwtop ended by {signal.Signals(sig).name}")
         watchdog = threading.Timer(EXIT_WATCHDOG_S, os._exit, (1,))
         watchdog.daemon = True
         watchdog.start()
