@@ -19,6 +19,7 @@ from fwtop.session.session import ENDED, PAUSED, Session
 
 from .devices import device_lines
 from .lines import TextLines
+from .memo import FrameMemo
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 from .traces import TracesScreen, capture_badge, capture_notice
@@ -47,6 +48,10 @@ class HelpScreen(ModalScreen):
                 lines.append(f"  {keys:<22} {b.description}")
         lines += ["", "  ctrl+p                 command palette", "", "Escape closes this screen."]
         yield Static("\n".join(lines))
+
+
+class PanelRow(FrameMemo, Horizontal):
+    """The row of workload panels (#panels)."""
 
 
 class DeviceStrip(TextLines):
@@ -120,7 +125,7 @@ class FwtopApp(App):
 
     def compose(self) -> ComposeResult:
         yield TextLines(["fwtop"], id="topbar")
-        with Horizontal(id="panels"):
+        with PanelRow(id="panels"):
             for w in self.session.workloads:
                 yield WorkloadPanel(self.session, w.id)
         with Vertical(id="logbox"):

@@ -16,6 +16,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .memo import FrameMemo
+
 BRAILLE_BASE = 0x2800
 # Dot bits of a braille cell by [column][row from top].
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -64,7 +66,7 @@ def braille_rows(values: Sequence[float | None], width: int, height: int, top: f
     return rows
 
 
-class BrailleChart(Widget):
+class BrailleChart(FrameMemo, Widget):
     """A titled area chart. The chart colour is the widget's CSS ``color``."""
 
     DEFAULT_CSS = """
@@ -100,10 +102,13 @@ class BrailleChart(Widget):
             return
         old, new = self._texts, self._draw(width, height)
         self._texts = new
-        for y, text in enumerate(new):
-            if y >= len(old) or old[y] != text:
-                self._row_strips.pop(y, None)
-                self.refresh(Region(0, y, width, 1))
+        changed = [y for y, text in enumerate(new) if y >= len(old) or old[y] != text]
+        for y in changed:
+            self._row_strips.pop(y, None)
+        if len(changed) == len(new):
+            self.refresh()  # a scrolling chart changes every line: one call, one region
+        elif changed:
+            self.refresh(*[Region(0, y, width, 1) for y in changed])
 
     def _draw(self, width: int, height: int) -> list[str]:
         """The chart as ``height`` lines of text: the title line, then the braille rows."""
@@ -180,7 +185,7 @@ def braille_lines(series: Sequence[Sequence[float | None]], width: int, height: 
     return rows
 
 
-class LinesChart(Widget):
+class LinesChart(FrameMemo, Widget):
     """Up to three series as coloured lines on one scale, with a legend in the title line.
     Colours come from the component classes ``lineschart--s0`` .. ``--s2``."""
 

@@ -1,0 +1,42 @@
+"""FrameMemo: a widget that hands the compositor last frame's lines when none of them changed.
+
+Textual's compositor asks every widget that overlaps the frame's dirty area for
+its lines, changed or not. The dashboard's frame (once a second: charts, stats,
+the top bar) spans most of the screen, so a panel's border, title and state
+line, and the containers around them, were each styled again per frame:
+widget geometry, background blending, theme lookups, line filters, and a walk
+over their cached lines, for nothing.
+
+A widget with this mixin remembers the lines it returned. Textual marks every
+change through the widget's StylesCache (``refresh()`` of a region marks those
+lines dirty; a full refresh, a style or theme change, a resize and a border
+title change clear it), so while no line is dirty and the crop, width and the
+app's line filters are the same, the previous list is the answer.
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Region
+from textual.strip import Strip
+
+
+class FrameMemo:
+    """Mix in before the Textual widget class: ``class X(FrameMemo, Widget)``."""
+
+    _frame_memo: tuple | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        cache = self._styles_cache
+        filters = tuple(self.app.get_line_filters())
+        memo = self._frame_memo
+        if (
+            memo is not None
+            and not cache._dirty_lines
+            and memo[0] == crop
+            and memo[1] == cache._width
+            and memo[2] == filters
+        ):
+            return memo[3]
+        strips = super().render_lines(crop)
+        self._frame_memo = (crop, cache._width, filters, strips)
+        return strips
