@@ -16,7 +16,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from .memo import FrameMemo
+from .memo import DirectLines, FrameMemo
 
 BRAILLE_BASE = 0x2800
 # Dot bits of a braille cell by [column][row from top].
@@ -66,7 +66,7 @@ def braille_rows(values: Sequence[float | None], width: int, height: int, top: f
     return rows
 
 
-class BrailleChart(FrameMemo, Widget):
+class BrailleChart(DirectLines, Widget):
     """A titled area chart. The chart colour is the widget's CSS ``color``."""
 
     DEFAULT_CSS = """

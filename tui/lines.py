@@ -17,10 +17,10 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from .memo import FrameMemo
+from .memo import DirectLines
 
 
-class TextLines(FrameMemo, Widget):
+class TextLines(DirectLines, Widget):
     DEFAULT_CSS = """
     TextLines {
         height: auto;

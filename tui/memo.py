@@ -40,3 +40,44 @@ class FrameMemo:
         strips = super().render_lines(crop)
         self._frame_memo = (crop, cache._width, filters, strips)
         return strips
+
+
+class DirectLines(FrameMemo):
+    """For a widget whose ``render_line`` strips are already final (full width, in the
+    widget's own style): while it has no border, outline, padding, tint, hatch or
+    opacity, its lines skip Textual's StylesCache, which would copy each one again
+    per frame. Anything else (e.g. padding from a theme) takes Textual's path."""
+
+    _direct: bool | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._direct = None
+
+    def _is_direct(self) -> bool:
+        if self._direct is None:
+            s = self.styles
+            self._direct = (
+                not any(s.gutter)
+                and not any(edge for edge, _ in s.outline)
+                and not s.tint.a
+                and s.text_opacity == 1.0
+                and self.opacity == 1.0
+                and not (s.has_rule("hatch") and s.hatch != "none")
+            )
+        return self._direct
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if not self._is_direct():
+            return super().render_lines(crop)
+        render_line = self.render_line
+        strips = [render_line(y) for y in crop.line_range]
+        filters = self.app.get_line_filters()
+        if filters:
+            background = self.background_colors[1]
+            for line_filter in filters:  # each strip caches its filtered copy
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, self.size.width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
