@@ -64,8 +64,7 @@ class DeviceStrip(TextLines):
         self.session = session
 
     def on_mount(self) -> None:
-        self.set_interval(TEXT_INTERVAL, self.refresh_text)
-        self.refresh_text()
+        self.refresh_text()  # then on the app's text tick (one timer for all text)
 
     def refresh_text(self) -> None:
         # Repaints only the lines that changed; a new line count (a GPU appears, a note) relayouts.
@@ -120,6 +119,7 @@ class FwtopApp(App):
         self._log_shown: dict[str, int] = {}
         self._log_wid: str | None = None
         self._panels: list[WorkloadPanel] | None = None
+        self._fixed: dict[str, TextLines] = {}  # the top bar and device strip, found once
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class FwtopApp(App):
         else:
             where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
         text = f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
-        self.main.query_one("#topbar", TextLines).set_lines([text])  # repaints only on change
+        self._fixed_widget("#topbar").set_lines([text])  # repaints only on change
 
     def _refresh_text(self) -> None:
         with self.batch_update():
@@ -192,6 +192,13 @@ class FwtopApp(App):
                     panel.border_subtitle = badge
             self._refresh_topbar()
             self._refresh_log()
+            self._fixed_widget("#devices").refresh_text()
+
+    def _fixed_widget(self, selector: str):
+        widget = self._fixed.get(selector)
+        if widget is None:
+            widget = self._fixed[selector] = self.main.query_one(selector, TextLines)
+        return widget
 
     def _refresh_charts(self) -> None:
         with self.batch_update():

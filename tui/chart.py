@@ -95,7 +95,7 @@ class BrailleChart(DirectLines, Widget):
         if values == self._data and caption == self.caption and new_top == self._top:
             return
         self._data, self.caption, self._top = values, caption, new_top
-        width, height = self.size.width, self.size.height
+        width, height = self.size
         if self._drawn_size != (width, height) or not width:
             self._drawn_size = None
             self.refresh()
@@ -124,7 +124,7 @@ class BrailleChart(DirectLines, Widget):
         self._row_strips.clear()
 
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
+        width, height = self.size
         if self._drawn_size != (width, height):
             self._drawn_size = (width, height)
             self._texts = self._draw(width, height)
@@ -253,7 +253,7 @@ class LinesChart(FrameMemo, Widget):
         self._cache = None
 
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
+        width, height = self.size
         key = (width, height)
         if self._cache is None or self._cache_key != key:
             self._cache = self._build(width, height)

@@ -78,6 +78,6 @@ class DirectLines(FrameMemo):
             for line_filter in filters:  # each strip caches its filtered copy
                 strips = [strip.apply_filter(line_filter, background) for strip in strips]
         x1, x2 = crop.column_span
-        if (x1, x2) != (0, self.size.width):
+        if strips and (x1 or x2 != strips[0].cell_length):  # partly visible (the strips are full width)
             strips = [strip.crop(x1, x2) for strip in strips]
         return strips
