@@ -51,12 +51,10 @@ def braille_rows(values: Sequence[float | None], width: int, height: int, top: f
     levels_total = height * 4
     pts = list(values)[-2 * width :]
     levels: list[int] = [0] * (2 * width - len(pts))
-    for v in pts:
-        if v is None or top <= 0:
-            levels.append(0)
-            continue
-        level = round(max(v, 0.0) / top * levels_total)
-        levels.append(min(levels_total, max(1 if v > 0 else 0, level)))
+    if top > 0:  # one comprehension: this runs for every point of every chart each second
+        levels += [0 if v is None or v <= 0 else min(levels_total, max(1, round(v / top * levels_total))) for v in pts]
+    else:
+        levels += [0] * len(pts)
     span = levels_total + 1
     pairs = [a * span + b for a, b in zip(levels[0::2], levels[1::2], strict=True)]
     rows = []
