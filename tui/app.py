@@ -19,6 +19,7 @@ from fwtop.session.session import ENDED, PAUSED, Session
 
 from .devices import device_lines
 from .lines import TextLines
+from .memo import FrameMemo
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 from .traces import TracesScreen, capture_badge, capture_notice
@@ -49,6 +50,10 @@ class HelpScreen(ModalScreen):
         yield Static("\n".join(lines))
 
 
+class PanelRow(FrameMemo, Horizontal):
+    """The row of workload panels (#panels)."""
+
+
 class DeviceStrip(TextLines):
     """The host, one line per GPU, and what is n/a and why (tui/devices.py)."""
 
@@ -59,8 +64,7 @@ class DeviceStrip(TextLines):
         self.session = session
 
     def on_mount(self) -> None:
-        self.set_interval(TEXT_INTERVAL, self.refresh_text)
-        self.refresh_text()
+        self.refresh_text()  # then on the app's text tick (one timer for all text)
 
     def refresh_text(self) -> None:
         # Repaints only the lines that changed; a new line count (a GPU appears, a note) relayouts.
@@ -120,12 +124,13 @@ class FwtopApp(App):
         self._panels: list[WorkloadPanel] | None = None
         self.pyspy_options = None  # tui/pyspy.py RecordOptions, set on first use
         self.pyspy_recordings: list = []  # paths of this session's py-spy recordings
+        self._fixed: dict[str, TextLines] = {}  # the top bar and device strip, found once
 
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield TextLines(["fwtop"], id="topbar")
-        with Horizontal(id="panels"):
+        with PanelRow(id="panels"):
             for w in self.session.workloads:
                 yield WorkloadPanel(self.session, w.id)
         with Vertical(id="logbox"):
@@ -181,7 +186,7 @@ class FwtopApp(App):
         else:
             where = f"recording to {s.rundir.path}" if s.rundir else "not recording"
         text = f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
-        self.main.query_one("#topbar", TextLines).set_lines([text])  # repaints only on change
+        self._fixed_widget("#topbar").set_lines([text])  # repaints only on change
 
     def _refresh_text(self) -> None:
         with self.batch_update():
@@ -192,6 +197,13 @@ class FwtopApp(App):
                     panel.border_subtitle = badge
             self._refresh_topbar()
             self._refresh_log()
+            self._fixed_widget("#devices").refresh_text()
+
+    def _fixed_widget(self, selector: str):
+        widget = self._fixed.get(selector)
+        if widget is None:
+            widget = self._fixed[selector] = self.main.query_one(selector, TextLines)
+        return widget
 
     def _refresh_charts(self) -> None:
         with self.batch_update():

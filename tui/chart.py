@@ -16,6 +16,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .memo import DirectLines, FrameMemo
+
 BRAILLE_BASE = 0x2800
 # Dot bits of a braille cell by [column][row from top].
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -49,12 +51,10 @@ def braille_rows(values: Sequence[float | None], width: int, height: int, top: f
     levels_total = height * 4
     pts = list(values)[-2 * width :]
     levels: list[int] = [0] * (2 * width - len(pts))
-    for v in pts:
-        if v is None or top <= 0:
-            levels.append(0)
-            continue
-        level = round(max(v, 0.0) / top * levels_total)
-        levels.append(min(levels_total, max(1 if v > 0 else 0, level)))
+    if top > 0:  # one comprehension: this runs for every point of every chart each second
+        levels += [0 if v is None or v <= 0 else min(levels_total, max(1, round(v / top * levels_total))) for v in pts]
+    else:
+        levels += [0] * len(pts)
     span = levels_total + 1
     pairs = [a * span + b for a, b in zip(levels[0::2], levels[1::2], strict=True)]
     rows = []
@@ -64,7 +64,7 @@ def braille_rows(values: Sequence[float | None], width: int, height: int, top: f
     return rows
 
 
-class BrailleChart(Widget):
+class BrailleChart(DirectLines, Widget):
     """A titled area chart. The chart colour is the widget's CSS ``color``."""
 
     DEFAULT_CSS = """
@@ -93,17 +93,20 @@ class BrailleChart(Widget):
         if values == self._data and caption == self.caption and new_top == self._top:
             return
         self._data, self.caption, self._top = values, caption, new_top
-        width, height = self.size.width, self.size.height
+        width, height = self.size
         if self._drawn_size != (width, height) or not width:
             self._drawn_size = None
             self.refresh()
             return
         old, new = self._texts, self._draw(width, height)
         self._texts = new
-        for y, text in enumerate(new):
-            if y >= len(old) or old[y] != text:
-                self._row_strips.pop(y, None)
-                self.refresh(Region(0, y, width, 1))
+        changed = [y for y, text in enumerate(new) if y >= len(old) or old[y] != text]
+        for y in changed:
+            self._row_strips.pop(y, None)
+        if len(changed) == len(new):
+            self.refresh()  # a scrolling chart changes every line: one call, one region
+        elif changed:
+            self.refresh(*[Region(0, y, width, 1) for y in changed])
 
     def _draw(self, width: int, height: int) -> list[str]:
         """The chart as ``height`` lines of text: the title line, then the braille rows."""
@@ -119,7 +122,7 @@ class BrailleChart(Widget):
         self._row_strips.clear()
 
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
+        width, height = self.size
         if self._drawn_size != (width, height):
             self._drawn_size = (width, height)
             self._texts = self._draw(width, height)
@@ -180,7 +183,7 @@ def braille_lines(series: Sequence[Sequence[float | None]], width: int, height: 
     return rows
 
 
-class LinesChart(Widget):
+class LinesChart(FrameMemo, Widget):
     """Up to three series as coloured lines on one scale, with a legend in the title line.
     Colours come from the component classes ``lineschart--s0`` .. ``--s2``."""
 
@@ -248,7 +251,7 @@ class LinesChart(Widget):
         self._cache = None
 
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
+        width, height = self.size
         key = (width, height)
         if self._cache is None or self._cache_key != key:
             self._cache = self._build(width, height)

@@ -17,8 +17,10 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .memo import DirectLines
 
-class TextLines(Widget):
+
+class TextLines(DirectLines, Widget):
     DEFAULT_CSS = """
     TextLines {
         height: auto;
@@ -59,8 +61,8 @@ class TextLines(Widget):
         if len(lines) != len(old) and self.styles.height is not None and self.styles.height.is_auto:
             self.refresh(layout=True)
             return
-        for y in changed:
-            self.refresh(Region(0, y, width, 1))
+        if changed:
+            self.refresh(*[Region(0, y, width, 1) for y in changed])
 
     def set_text(self, text: str) -> None:
         self.set_lines(text.split("\n"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from fwtop.session.session import COMPILING, FAILED, PAUSED, RUNNING, STALLED, STARTING, Session, Workload
@@ -18,6 +19,7 @@ from fwtop.session.summary import device_peak
 from .chart import BrailleChart, LinesChart
 from .format import fmt_bytes, fmt_duration, fmt_rate
 from .lines import TextLines
+from .memo import FrameMemo
 
 LOG_TAIL = 5  # log lines shown on a failed or stalled panel
 CHART_POINTS = 400  # the widest chart shows 2 points per cell
@@ -41,7 +43,11 @@ def progress_text(w: Workload, steps: int) -> str:
     return f"step {steps}{total}"
 
 
-class WorkloadPanel(Vertical):
+class LineStatic(FrameMemo, Static):
+    """A panel's title or state line (styled by Static's and the panel's CSS)."""
+
+
+class WorkloadPanel(FrameMemo, Vertical):
     DEFAULT_CSS = """
     WorkloadPanel {
         border: round $foreground 25%;
@@ -74,14 +80,15 @@ class WorkloadPanel(Vertical):
         self._texts: dict[str, str] = {}
         self._chart_version = -1
         self._charts: list[BrailleChart] | None = None
+        self._children: dict[str, Widget] = {}  # selector -> child: no DOM query on each refresh tick
 
     @property
     def workload(self) -> Workload:
         return self.session.get(self.wid)
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="title")
-        yield Static("", classes="state")
+        yield LineStatic("", classes="title")
+        yield LineStatic("", classes="state")
         yield BrailleChart("step time", classes="step-chart")
         yield BrailleChart("memory", classes="mem-chart")
         yield LinesChart("memory", classes="mem3-chart")
@@ -148,11 +155,17 @@ class WorkloadPanel(Vertical):
             lines.append(f"{w.invalid} malformed line(s) from the child")
         return "\n".join(lines)
 
+    def _child(self, selector: str) -> Widget:
+        child = self._children.get(selector)
+        if child is None:
+            child = self._children[selector] = self.query_one(selector)
+        return child
+
     def _set(self, selector: str, text: str) -> None:
         """Repaint a fixed-size text line only when its text changed (no relayout)."""
         if self._texts.get(selector) != text:
             self._texts[selector] = text
-            self.query_one(selector, Static).update(text, layout=False)
+            self._child(selector).update(text, layout=False)
 
     def refresh_text(self) -> None:
         w = self.workload
@@ -161,21 +174,21 @@ class WorkloadPanel(Vertical):
         if key == self._text_key:
             return
         self._text_key = key
-        tail = self.query_one(".tail", TextLines)
+        tail = self._child(".tail")
         tail.set_class(ended_badly, "-shown")
         if ended_badly:
             lines = [line for line in list(w.log)[-LOG_TAIL * 4 :] if line.strip()][-LOG_TAIL:]
             tail.set_lines(["last lines of its log (l: the whole log):", *lines] if lines else ["(its log is empty)"])
         self._set(".title", self.title_text())
         self._set(".state", state_text(w))
-        state = self.query_one(".state", Static)
+        state = self._child(".state")
         state.set_class(w.state == FAILED, "-failed")
         state.set_class(w.state == RUNNING, "-running")
         state.set_class(w.state in (PAUSED, STALLED), "-paused")
 
     def refresh_stats(self) -> None:
         """The statistics block: at the chart rate (computing percentiles sorts every steady step)."""
-        self.query_one(".stats", TextLines).set_text(self.stats_text())
+        self._child(".stats").set_text(self.stats_text())
 
     # -- charts -----------------------------------------------------------------------
 
@@ -198,7 +211,7 @@ class WorkloadPanel(Vertical):
         if series:
             device = any(label.startswith("device") for label, _ in series)
             title = "memory (framework vs device)" if device else "device memory (framework)"
-            self.query_one(LinesChart).set_series(series, title)
+            self._child(".mem3-chart").set_series(series, title)
         else:
             rss = [x.values.get("rss") for x in list(tl.samples("host", w.id))[-CHART_POINTS:]]
             mem_chart.title = "host memory (rss)"

@@ -1,0 +1,79 @@
+"""tui/memo.py: what reaches the terminal follows every change, although unchanged lines are reused."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.containers import Vertical
+
+from fwtop.tui.chart import BrailleChart
+from fwtop.tui.lines import TextLines
+from fwtop.tui.memo import FrameMemo
+
+
+class Box(FrameMemo, Vertical):
+    DEFAULT_CSS = "Box { border: round $accent; height: 12; }"
+
+
+class MemoApp(App):
+    CSS = "#padded { padding: 0 2; }"
+
+    def compose(self) -> ComposeResult:
+        with Box():
+            yield TextLines(["first line", "second line"], id="plain")
+            yield TextLines(["padded text"], id="padded")
+            yield BrailleChart("chart", id="chart")
+
+
+def screen_text(app: App) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_changed_lines_reach_the_screen_and_unchanged_ones_are_reused() -> None:
+    app = MemoApp()
+    async with app.run_test(size=(40, 14)) as pilot:
+        await pilot.pause()
+        plain = app.query_one("#plain", TextLines)
+        padded = app.query_one("#padded", TextLines)
+        chart = app.query_one("#chart", BrailleChart)
+        assert plain._is_direct() and chart._is_direct()
+        assert not padded._is_direct()  # padding: Textual's own path
+        before = screen_text(app)
+        assert "first line" in before and "  padded text" in before
+
+        box = app.query_one(Box)
+        crop = box.region.reset_offset
+        assert box.render_lines(crop) is box.render_lines(crop)  # nothing changed: the same lines
+
+        plain.set_lines(["first line", "changed line"])
+        padded.set_lines(["other text"])
+        chart.set_data([1.0, 2.0, 3.0, 4.0] * 10, "4.0 s")
+        await pilot.pause()
+        after = screen_text(app)
+        assert "changed line" in after and "second line" not in after
+        assert "  other text" in after and "padded text" not in after
+        assert "4.0 s" in after and any(ch in after for ch in "\u28c0\u28e4\u28f6\u28ff")
+
+        box.border_title = "titled"  # a border title change reaches the memoised container
+        await pilot.pause()
+        assert "titled" in screen_text(app)
+
+
+async def test_a_theme_change_recolours_memoised_and_direct_lines() -> None:
+    app = MemoApp()
+    async with app.run_test(size=(40, 14)) as pilot:
+        await pilot.pause()
+        chart = app.query_one("#chart", BrailleChart)
+        chart.set_data([1.0, 2.0, 3.0], "x")
+        await pilot.pause()
+        crop = chart.region.reset_offset
+        old = [seg.style for strip in chart.render_lines(crop) for seg in strip]
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        new = [seg.style for strip in chart.render_lines(crop) for seg in strip]
+        assert old != new
+        box = app.query_one(Box)
+        box_crop = box.region.reset_offset
+        border_old = box.render_lines(box_crop)[0]
+        app.theme = "dracula"
+        await pilot.pause()
+        assert box.render_lines(box_crop)[0] is not border_old
