@@ -20,6 +20,7 @@ from fwtop.workloads.events import StepEvent
 
 POINTS_KEPT = 2048  # counter readings kept per device (17 minutes at 2 Hz)
 PENDING_KEPT = 20_000  # steps waiting for the sample after them
+UNATTRIBUTED_KEPT = 1024  # steps kept while no device is known for the workload
 
 
 def interpolate(points: list[tuple[float, float]], t: float) -> float | None:
@@ -89,6 +90,8 @@ class EnergyTracker:
         if step.warmup or not steady:
             return
         w = self.get(wid)
+        if not w.devices and len(w.pending) >= UNATTRIBUTED_KEPT:
+            w.pending.popleft()  # no device known (yet; on a CPU, ever): keep only recent steps
         w.pending.append((step.t - step.duration, step.t))
         self._settle(w)
 

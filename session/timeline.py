@@ -12,7 +12,8 @@ from fwtop.workloads.events import StepEvent
 from .energy import EnergyTracker
 from .stats import step_stats
 
-DEFAULT_CAPACITY = 4096  # points kept per series for charts
+DEFAULT_CAPACITY = 4096  # steps kept per workload for charts
+SAMPLE_CAPACITY = 1024  # probe samples kept per (probe, target): 8.5 min at 2 Hz; charts show at most 400
 MAX_STEADY = 2_000_000  # steady-state durations kept for statistics (16 MB at most)
 
 
@@ -72,8 +73,9 @@ class StepSeries:
 
 
 class Timeline:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, sample_capacity: int = SAMPLE_CAPACITY) -> None:
         self.capacity = capacity
+        self.sample_capacity = sample_capacity
         self._steps: dict[str, StepSeries] = {}
         self._samples: dict[tuple[str, str], deque] = {}
         self.peaks: dict[tuple[str, str], dict] = {}  # (probe, target) -> field -> max
@@ -104,7 +106,7 @@ class Timeline:
         key = (sample.probe, sample.target)
         ring = self._samples.get(key)
         if ring is None:
-            ring = self._samples[key] = deque(maxlen=self.capacity)
+            ring = self._samples[key] = deque(maxlen=self.sample_capacity)
         ring.append(sample)
         peaks = self.peaks.setdefault(key, {})
         for name, value in sample.values.items():

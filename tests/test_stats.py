@@ -43,3 +43,28 @@ def test_live_stats_lag_at_most_one_percent_and_the_summary_is_exact():
     exact = series.stats(exact=True)
     assert exact["count"] == 4998 == series.steady_count
     assert exact["median"] == statistics.median(series.steady)
+
+
+def test_timeline_memory_is_bounded_on_a_long_run():
+    """Hours of steps and probe samples: the timeline keeps rings for the charts and one
+    8-byte duration per steady step, so its memory stops growing once the rings are full."""
+    import tracemalloc
+
+    from fwtop.probes.base import Sample
+    from fwtop.session.timeline import Timeline
+
+    tl = Timeline()
+
+    def feed(start, n):
+        for i in range(start, start + n):
+            tl.add_step("w0", step(i, 0.01))
+            tl.add_sample(Sample(float(i), "host", "w0", {"cpu_percent": 50.0, "rss": 1 << 30, "threads": 8}))
+
+    tracemalloc.start()
+    feed(0, 5000)  # every ring full
+    before = tracemalloc.get_traced_memory()[0]
+    feed(5000, 50_000)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(tl.steps("w0").steps) == tl.capacity and len(tl.samples("host", "w0")) == tl.sample_capacity
+    assert grown < 50_000 * 8 * 1.5, grown  # the steady durations (8 bytes each), nothing else grows

@@ -145,7 +145,7 @@ class Runner:
         self.signal_group(signal.SIGKILL)
         self._close_control()
 
-    async def stop(self, grace: float = 3.0, term_grace: float = 2.0) -> int | None:
+    async def stop(self, grace: float = 2.0, term_grace: float = 1.5) -> int | None:
         """Polite stop, then SIGTERM, then SIGKILL to the process group; returns the exit status."""
         if self.proc is None:
             return None
