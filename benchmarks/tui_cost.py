@@ -147,7 +147,7 @@ def startup(run_dir: Path, size: tuple[int, int], repeats: int) -> dict[str, lis
             first_frame(
                 f"exec {sys.executable} -m fwtop replay {run_dir} --end",
                 size,
-                lambda s: "step time" in s and "median" in s and "Quit" in s,
+                lambda s: "step time" in s and "median" in s and "q quit" in s and "host CPU" in s,
             )
         )
     return times

@@ -173,7 +173,11 @@ class FwtopApp(App):
 
     async def _run_session(self) -> None:
         await self.session.start()
-        self._refresh_topbar()
+        await asyncio.sleep(0)  # let a replay that jumps to its end apply its records
+        # Show what start-up brought (a replay jumped to its end, the first samples) now,
+        # not at the timers' next ticks.
+        self._refresh_text()
+        self._refresh_charts()
         await self.session.wait()
         self._refresh_topbar()
 
