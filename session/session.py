@@ -170,19 +170,26 @@ class Session:
         self._notify(ev.kind, w.id)
 
     def _check_shared_cpu(self) -> None:
-        """Workloads training on the CPU in parallel compete for its cores: say so, once."""
-        if self.sequential or any("share the CPU" in x for x in self.warnings):
+        """Workloads training on the CPU in parallel compete for its cores: say so, once (the
+        recorded warning's count follows later workloads that join)."""
+        if self.sequential:
             return
         # Ended ones count too: a short workload may finish before a slower one's hello,
         # yet their start-ups and steps overlapped.
         on_cpu = [w for w in self.workloads if (w.hello or {}).get("device_kind") == "cpu"]
-        if len(on_cpu) >= 2:
-            cores = os.cpu_count() or 1
-            self.warnings.append(
-                f"{len(on_cpu)} workloads share the CPU ({cores} cores) in parallel: their step times include "
-                "the contention; use --sequential (or sequential = true) for timings of each alone"
-            )
-            self._notify("warning")
+        if len(on_cpu) < 2:
+            return
+        cores = os.cpu_count() or 1
+        text = (
+            f"{len(on_cpu)} workloads share the CPU ({cores} cores) in parallel: their step times include "
+            "the contention; use --sequential (or sequential = true) for timings of each alone"
+        )
+        earlier = [i for i, x in enumerate(self.warnings) if "share the CPU" in x]
+        if earlier:
+            self.warnings[earlier[0]] = text
+            return
+        self.warnings.append(text)
+        self._notify("warning")
 
     def _on_output(self, w: Workload, line: str) -> None:
         w.log.append(line)

@@ -270,3 +270,15 @@ async def test_a_hanging_workload_is_marked_stalled_and_recovers(tmp_path):
     assert w.state == STOPPED
     kinds = [e["event"] for e in read_jsonl(s.rundir.path / "events.jsonl")]
     assert kinds.count("stalled") == 2
+
+
+def test_shared_cpu_warning_counts_every_workload_that_joins(tmp_path):
+    """Said once, when the second CPU workload says hello; the recorded text follows a third."""
+    session = Session([tiny_torch(), tiny_torch(), tiny_torch()], runs_dir=str(tmp_path), record=False)
+    said = []
+    session.listeners.append(lambda kind, wid: said.append(kind) if kind == "warning" else None)
+    for w in session.workloads:
+        w.hello = {"device_kind": "cpu"}
+        session._check_shared_cpu()
+    assert said == ["warning"]
+    assert len(session.warnings) == 1 and session.warnings[0].startswith("3 workloads share the CPU")
