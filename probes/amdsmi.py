@@ -173,14 +173,7 @@ class AmdSmiProbe(Probe):
         for wid, pid in self._roots.items():
             per_dev = found.get(wid)
             if per_dev:
-                used = [u for u, _ in per_dev.values()]
-                values = {
-                    "gpu_mem": None if any(u is None for u in used) else sum(used),
-                    "devices": sorted(per_dev),
-                    "pids": sum(n for _, n in per_dev.values()),
-                    "mapped_by": "processes",
-                }
-                out.append(Sample(now, self.name, wid, values))
+                out.append(Sample(now, self.name, wid, gpu.tree_values(per_dev)))
                 continue
             env = self._envs.setdefault(pid, gpu.process_env(pid))
             var = next((v for v in ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES") if v in env), "CUDA_VISIBLE_DEVICES")
@@ -188,6 +181,5 @@ class AmdSmiProbe(Probe):
             if note:
                 self.note(f"{wid}: {note}")
             if dev is not None:
-                values = {"gpu_mem": None, "devices": [dev.key], "pids": 0, "mapped_by": var}
-                out.append(Sample(now, self.name, wid, values))
+                out.append(Sample(now, self.name, wid, gpu.mapped_values(dev, var)))
         return out

@@ -102,6 +102,23 @@ def attribute(
     return out
 
 
+def tree_values(per_device: dict[str, tuple[int | None, int]]) -> dict:
+    """A workload's sample from ``attribute``'s entry for it: memory summed over its devices."""
+    used = [u for u, _ in per_device.values()]
+    return {
+        "gpu_mem": None if any(u is None for u in used) else sum(used),
+        "devices": sorted(per_device),
+        "pids": sum(n for _, n in per_device.values()),
+        "mapped_by": "processes",
+    }
+
+
+def mapped_values(dev: DeviceId, var: str) -> dict:
+    """A workload's sample when its processes were not listed but its visible-devices
+    variable ``var`` maps it to ``dev``: the device, no memory figure of its own."""
+    return {"gpu_mem": None, "devices": [dev.key], "pids": 0, "mapped_by": var}
+
+
 def foreign_pids(procs_by_device: dict[str, list[tuple[int, int | None]]]) -> list[int]:
     """Listed PIDs that do not exist in this PID namespace: the library sees another one
     (a container without --pid=host), so no PID of ours can be matched."""

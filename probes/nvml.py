@@ -286,14 +286,7 @@ class NvmlProbe(Probe):
         for wid, pid in self._roots.items():
             per_dev = found.get(wid)
             if per_dev:
-                used = [u for u, _ in per_dev.values()]
-                values = {
-                    "gpu_mem": None if any(u is None for u in used) else sum(used),
-                    "devices": sorted(per_dev),
-                    "pids": sum(n for _, n in per_dev.values()),
-                    "mapped_by": "processes",
-                }
-                out.append(Sample(now, self.name, wid, values))
+                out.append(Sample(now, self.name, wid, gpu.tree_values(per_dev)))
                 continue
             dev, note = gpu.map_ordinal(self._devices.get(wid), self._env(pid), self.devices)
             if note:
@@ -302,14 +295,7 @@ class NvmlProbe(Probe):
                 continue
             if foreign:
                 self.note(NAMESPACE_NOTE)
-            out.append(
-                Sample(
-                    now,
-                    self.name,
-                    wid,
-                    {"gpu_mem": None, "devices": [dev.key], "pids": 0, "mapped_by": "CUDA_VISIBLE_DEVICES"},
-                )
-            )
+            out.append(Sample(now, self.name, wid, gpu.mapped_values(dev, "CUDA_VISIBLE_DEVICES")))
         for pid in list(self._envs):
             if pid not in self._roots.values():
                 del self._envs[pid]
