@@ -41,6 +41,24 @@ def run_fwtop(*args, timeout=300, env=None, cwd=None):
     )
 
 
+def tiny_torch(steps=0, **kw):
+    """A tiny torch mlp on the CPU (runs until stopped by default)."""
+    from fwtop.workloads.spec import WorkloadSpec
+
+    return WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=steps, **kw)
+
+
+async def pilot_wait_for(pilot, cond, timeout=120.0, what="condition"):
+    """Let a Textual pilot run until ``cond()`` holds (AssertionError after ``timeout`` s)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.1)
+
+
 def run_session(specs, tmp_path, **kw):
     from fwtop.session.session import Session
 

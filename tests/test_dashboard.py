@@ -1,16 +1,14 @@
 """The dashboard driven through Textual's pilot, over a real Session of tiny torch workloads."""
 
 import asyncio
-import time
 
 import psutil
-from conftest import TINY, needs
+from conftest import needs, pilot_wait_for, tiny_torch
 
 from fwtop.session.session import ENDED, PAUSED, RUNNING, STOPPED, Session
 from fwtop.tui.app import FwtopApp, HelpScreen
 from fwtop.tui.chart import braille_rows
 from fwtop.tui.panel import WorkloadPanel
-from fwtop.workloads.spec import WorkloadSpec
 
 
 def test_braille_rows_fill_from_the_bottom():
@@ -22,25 +20,13 @@ def test_braille_rows_fill_from_the_bottom():
     assert braille_rows([], 3, 1, 0) == ["\u2800" * 3]
 
 
-async def wait_for(pilot, cond, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
-
-
-def tiny(name):
-    return WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=0, name=name)
-
-
 @needs("torch")
 async def test_every_key(tmp_path):
-    session = Session([tiny("a"), tiny("b")], runs_dir=str(tmp_path))
+    session = Session([tiny_torch(name="a"), tiny_torch(name="b")], runs_dir=str(tmp_path))
     app = FwtopApp(session, chart_interval=0.25)
     async with app.run_test(size=(160, 50)) as pilot:
         a, b = session.workloads
-        await wait_for(pilot, lambda: all(session.timeline.steps(w.id).count >= 3 for w in (a, b)), what="steps")
+        await pilot_wait_for(pilot, lambda: all(session.timeline.steps(w.id).count >= 3 for w in (a, b)), what="steps")
         await pilot.pause(0.6)
         panels = app.query(WorkloadPanel)
         assert len(panels) == 2 and not app.screen.has_class("-narrow")
@@ -59,9 +45,9 @@ async def test_every_key(tmp_path):
         assert panels[1].display
 
         await pilot.press("space")
-        await wait_for(pilot, lambda: a.state == PAUSED, 30, "paused")
+        await pilot_wait_for(pilot, lambda: a.state == PAUSED, 30, "paused")
         await pilot.press("space")
-        await wait_for(pilot, lambda: a.state == RUNNING, 30, "resumed")
+        await pilot_wait_for(pilot, lambda: a.state == RUNNING, 30, "resumed")
 
         await pilot.press("l")
         await pilot.pause(0.6)
@@ -75,10 +61,10 @@ async def test_every_key(tmp_path):
         assert not isinstance(app.screen, HelpScreen)
 
         await pilot.press("right", "x")
-        await wait_for(pilot, lambda: session.get(b.id).state == STOPPED, 30, "stopped")
+        await pilot_wait_for(pilot, lambda: session.get(b.id).state == STOPPED, 30, "stopped")
 
         await pilot.press("r")
-        await wait_for(
+        await pilot_wait_for(
             pilot,
             lambda: session.get(b.id).state == RUNNING and session.timeline.steps(b.id).count >= 1,
             60,
@@ -86,7 +72,7 @@ async def test_every_key(tmp_path):
         )
         pids = [w.runner.pid for w in session.workloads]
         await pilot.press("q")
-        await wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
+        await pilot_wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert (session.rundir.path / "summary.json").exists()
@@ -94,7 +80,7 @@ async def test_every_key(tmp_path):
 
 @needs("torch")
 async def test_narrow_terminal_stacks_panels(tmp_path):
-    session = Session([tiny("a"), tiny("b")], runs_dir=str(tmp_path))
+    session = Session([tiny_torch(name="a"), tiny_torch(name="b")], runs_dir=str(tmp_path))
     app = FwtopApp(session)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause(0.2)
@@ -105,7 +91,7 @@ async def test_narrow_terminal_stacks_panels(tmp_path):
         assert app.screen.has_class("-wide")
         assert app.query_one("#panels").styles.layout.name == "horizontal"
         await pilot.press("q")
-        await wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
+        await pilot_wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
 
 
 async def test_command_palette_lists_fwtop_commands(tmp_path):
@@ -128,16 +114,16 @@ async def test_launcher_adds_and_removes_a_workload(tmp_path):
     from fwtop.tui.launcher import Launcher
     from fwtop.workloads.discovery import installed_frameworks
 
-    session = Session([tiny("a")], runs_dir=str(tmp_path))
+    session = Session([tiny_torch(name="a")], runs_dir=str(tmp_path))
     app = FwtopApp(session)
     async with app.run_test(size=(160, 60)) as pilot:
-        await wait_for(pilot, lambda: session.timeline.steps(session.workloads[0].id).count >= 1, what="steps")
+        await pilot_wait_for(pilot, lambda: session.timeline.steps(session.workloads[0].id).count >= 1, what="steps")
         await pilot.press("a")
         await pilot.pause()
         launcher = app.screen
         assert isinstance(launcher, Launcher)
         framework = launcher.query_one("#framework", Select)
-        await wait_for(pilot, lambda: framework.value is not Select.NULL, 60, "framework discovery")
+        await pilot_wait_for(pilot, lambda: framework.value is not Select.NULL, 60, "framework discovery")
         # Only what this interpreter has is offered.
         offered = {value for _, value in framework._options if value is not Select.NULL}
         assert offered == set(installed_frameworks(None))
@@ -153,7 +139,7 @@ async def test_launcher_adds_and_removes_a_workload(tmp_path):
         launcher.query_one("#size-width", Input).value = "64"
         launcher.query_one("#size-depth", Input).value = "2"
         await pilot.click("#add")
-        await wait_for(
+        await pilot_wait_for(
             pilot,
             lambda: len(session.workloads) == 2 and session.timeline.steps(session.workloads[1].id).count >= 1,
             90,
@@ -164,7 +150,7 @@ async def test_launcher_adds_and_removes_a_workload(tmp_path):
         config = json.loads((session.rundir.path / "config.json").read_text())
         assert [w["label"] for w in config["workloads"]] == ["a", "torch-mlp"]
         await pilot.press("delete")
-        await wait_for(pilot, lambda: len(session.workloads) == 1, 30, "removed")
+        await pilot_wait_for(pilot, lambda: len(session.workloads) == 1, 30, "removed")
         assert len(app.panels) == 1 and app.selected == 0
         await pilot.press("q")
-        await wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
+        await pilot_wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")

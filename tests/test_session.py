@@ -11,17 +11,13 @@ import time
 
 import psutil
 import pytest
-from conftest import PYTHON, TINY, needs, run_fwtop, run_session
+from conftest import PYTHON, TINY, needs, run_fwtop, run_session, tiny_torch
 
 from fwtop.session.rundir import read_jsonl
 from fwtop.session.session import FAILED, FINISHED, PAUSED, RUNNING, STOPPED, Session
 from fwtop.workloads.spec import WorkloadSpec
 
 pytestmark = needs("torch")
-
-
-def tiny_torch(steps=0, **kw):
-    return WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=steps, **kw)
 
 
 async def wait_for(cond, timeout=120.0, what="condition"):

@@ -1,28 +1,13 @@
 """Profiling keys and screens through Textual's pilot, over a real Session of two tiny torch workloads."""
 
-import time
-
-from conftest import TINY, needs
+from conftest import needs, pilot_wait_for, tiny_torch
 
 from fwtop.session.session import Session
 from fwtop.tui.app import FwtopApp, HelpScreen
 from fwtop.tui.panel import WorkloadPanel
 from fwtop.tui.traces import SummaryScreen, TracesScreen
-from fwtop.workloads.spec import WorkloadSpec
 
 pytestmark = needs("torch")
-
-
-async def wait_for(pilot, cond, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
-
-
-def tiny(name):
-    return WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=0, name=name)
 
 
 def table_text(table) -> list[list[str]]:
@@ -30,15 +15,15 @@ def table_text(table) -> list[list[str]]:
 
 
 async def test_profile_keys_traces_and_summary_screens(tmp_path):
-    session = Session([tiny("a"), tiny("b")], runs_dir=str(tmp_path))
+    session = Session([tiny_torch(name="a"), tiny_torch(name="b")], runs_dir=str(tmp_path))
     app = FwtopApp(session, chart_interval=0.25)
     async with app.run_test(size=(180, 50)) as pilot:
         a, b = session.workloads
-        await wait_for(pilot, lambda: all(session.timeline.steps(w.id).count >= 3 for w in (a, b)), what="steps")
+        await pilot_wait_for(pilot, lambda: all(session.timeline.steps(w.id).count >= 3 for w in (a, b)), what="steps")
         traces = session.traces
 
         await pilot.press("p")  # the selected workload (a)
-        await wait_for(pilot, lambda: traces.captures and traces.captures[0].final, what="capture of a")
+        await pilot_wait_for(pilot, lambda: traces.captures and traces.captures[0].final, what="capture of a")
         first = traces.captures[0]
         assert first.wid == a.id and first.state == "done", first.reason
         await pilot.pause(0.6)
@@ -46,13 +31,15 @@ async def test_profile_keys_traces_and_summary_screens(tmp_path):
         assert panel.border_subtitle.startswith("profile: done")
 
         await pilot.press("P")  # every workload at once
-        await wait_for(pilot, lambda: len(traces.captures) == 3 and all(c.final for c in traces.captures), what="P")
+        await pilot_wait_for(
+            pilot, lambda: len(traces.captures) == 3 and all(c.final for c in traces.captures), what="P"
+        )
         group = traces.captures[1:]
         assert {c.wid for c in group} == {a.id, b.id} and len({c.group for c in group}) == 1
         assert all(c.state == "done" for c in group)
 
         await pilot.press("m")  # a CUDA memory snapshot: this workload runs on the CPU
-        await wait_for(pilot, lambda: len(traces.captures) == 4 and traces.captures[3].final, what="m")
+        await pilot_wait_for(pilot, lambda: len(traces.captures) == 4 and traces.captures[3].final, what="m")
         snap = traces.captures[3]
         assert snap.kind == "memory_snapshot" and snap.state == "failed" and "CUDA" in snap.reason
 
@@ -66,7 +53,9 @@ async def test_profile_keys_traces_and_summary_screens(tmp_path):
         assert str(tmp_path) in str(app.screen.query_one("#where").render())
 
         await pilot.press("enter")  # the summary of the first capture
-        await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen) and app.screen.summaries, what="summary")
+        await pilot_wait_for(
+            pilot, lambda: isinstance(app.screen, SummaryScreen) and app.screen.summaries, what="summary"
+        )
         ops = [r[0] for r in table_text(app.screen.query_one("#ops"))]
         assert any(op in ("aten::addmm", "aten::mm") for op in ops), ops
         await pilot.press("o")  # by total time
@@ -77,7 +66,9 @@ async def test_profile_keys_traces_and_summary_screens(tmp_path):
         assert isinstance(app.screen, TracesScreen)
 
         await pilot.press("c")  # the group, side by side
-        await wait_for(pilot, lambda: isinstance(app.screen, SummaryScreen) and app.screen.summaries, what="compare")
+        await pilot_wait_for(
+            pilot, lambda: isinstance(app.screen, SummaryScreen) and app.screen.summaries, what="compare"
+        )
         table = app.screen.query_one("#ops")
         labels = [str(c.label) for c in table.columns.values()]
         assert labels[1].startswith("a:") and labels[3].startswith("b:")
@@ -96,7 +87,7 @@ async def test_profile_keys_traces_and_summary_screens(tmp_path):
         assert {"Profile workload", "Profile every workload", "Memory snapshot", "Traces"} <= titles
         await pilot.press("escape")
         await pilot.press("q")
-        await wait_for(pilot, lambda: all(w.ended for w in session.workloads), what="stop")
+        await pilot_wait_for(pilot, lambda: all(w.ended for w in session.workloads), what="stop")
     # The workloads ran on after the captures, and their profiled steps stayed out of the statistics.
     for w in (a, b):
         series = session.timeline.steps(w.id)
