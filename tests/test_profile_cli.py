@@ -110,7 +110,10 @@ def test_config_keys_profile_at(tmp_path):
 @needs("torch")
 async def test_workload_ending_during_a_capture_writes_a_partial_one(tmp_path):
     spec = WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=5)
-    late = WorkloadSpec.create("torch", model="mlp", sizes=TINY["mlp"], device="cpu", steps=3, name="late")
+    # Steps long enough (about 0.1-1 s each) that the profile command, sent at its hello, reaches the
+    # child before its last step: with tiny steps it could finish first and never answer the command.
+    slow = {"batch": 256, "in_dim": 512, "width": 1024, "depth": 3}
+    late = WorkloadSpec.create("torch", model="mlp", sizes=slow, device="cpu", steps=3, name="late")
     s = Session([spec, late], runs_dir=str(tmp_path), sequential=True)
     s.profile_at = (3, 5)  # steps 3..7 of a 5-step workload; step 3 never comes for the 3-step one
     await s.run()
