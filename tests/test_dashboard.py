@@ -30,7 +30,7 @@ async def test_every_key(tmp_path):
         await pilot.pause(0.6)
         panels = app.query(WorkloadPanel)
         assert len(panels) == 2 and not app.screen.has_class("-narrow")
-        assert panels[0].has_class("-selected") and "running" in str(panels[0].query_one(".state").render())
+        assert panels[0].has_class("-selected") and panels[0].part_text("state") == "running"
 
         await pilot.press("right")
         assert app.selected == 1 and panels[1].has_class("-selected") and not panels[0].has_class("-selected")
@@ -154,3 +154,40 @@ async def test_launcher_adds_and_removes_a_workload(tmp_path):
         assert len(app.panels) == 1 and app.selected == 0
         await pilot.press("q")
         await pilot_wait_for(pilot, lambda: all(w.state in ENDED for w in session.workloads), 30, "all ended")
+
+
+def test_charts_of_no_width_are_empty_rows():
+    from fwtop.tui.chart import braille_lines
+
+    assert braille_rows([1.0, 2.0, 3.0], 0, 2, 3.0) == ["", ""]
+    assert braille_lines([[1.0, 2.0, 3.0]], 0, 2, 3.0) == [[], []]
+
+
+async def test_the_key_bar_shows_the_keys_and_a_click_presses_one():
+    from pathlib import Path
+
+    from fwtop.session.replay import ReplaySession
+    from fwtop.tui.keybar import KeyBar
+
+    fixture = Path(__file__).resolve().parent / "data" / "replay-three"
+    app = FwtopApp(ReplaySession(fixture, jump_to_end=True))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause(0.3)
+        bar = app.query_one(KeyBar)
+        text = bar.text
+        assert text.startswith(" \u2190 Previous panel  \u2192 Next panel  z Zoom panel ")
+        assert text.rstrip().endswith("^p palette") and len(text) == 200
+        assert "p Profile" not in text  # keys with show=False are in help only
+        start = text.index("\u2192 Next panel") - 1
+        await pilot.click(KeyBar, offset=(start + 2, 0))
+        assert app.selected == 1
+        await pilot.click(KeyBar, offset=(text.index("Zoom panel"), 0))
+        assert app.main.query_one("#panels").has_class("-zoom")
+        await pilot.click(KeyBar, offset=(198, 0))
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "CommandPalette"
+    async with FwtopApp(ReplaySession(fixture, jump_to_end=True)).run_test(size=(80, 30)) as pilot:
+        await pilot.pause(0.3)
+        narrow = pilot.app.query_one(KeyBar).text
+        assert len(narrow) == 80 and narrow.rstrip().endswith("^p palette")
+        assert "Zoom panel" in narrow and "py-spy record" not in narrow  # keys that do not fit are left out whole

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from fwtop.tui.chart import BrailleChart
+from fwtop.tui.chart import area_chart
 from fwtop.tui.lines import TextLines
 from fwtop.tui.memo import FrameMemo
 
@@ -21,7 +21,7 @@ class MemoApp(App):
         with Box():
             yield TextLines(["first line", "second line"], id="plain")
             yield TextLines(["padded text"], id="padded")
-            yield BrailleChart("chart", id="chart")
+            yield TextLines(area_chart("chart", "", [], 36, 4), id="chart")
 
 
 def screen_text(app: App) -> str:
@@ -34,7 +34,7 @@ async def test_changed_lines_reach_the_screen_and_unchanged_ones_are_reused() ->
         await pilot.pause()
         plain = app.query_one("#plain", TextLines)
         padded = app.query_one("#padded", TextLines)
-        chart = app.query_one("#chart", BrailleChart)
+        chart = app.query_one("#chart", TextLines)
         assert plain._is_direct() and chart._is_direct()
         assert not padded._is_direct()  # padding: Textual's own path
         before = screen_text(app)
@@ -46,7 +46,7 @@ async def test_changed_lines_reach_the_screen_and_unchanged_ones_are_reused() ->
 
         plain.set_lines(["first line", "changed line"])
         padded.set_lines(["other text"])
-        chart.set_data([1.0, 2.0, 3.0, 4.0] * 10, "4.0 s")
+        chart.set_lines(area_chart("chart", "4.0 s", [1.0, 2.0, 3.0, 4.0] * 10, 36, 4))
         await pilot.pause()
         after = screen_text(app)
         assert "changed line" in after and "second line" not in after
@@ -62,8 +62,8 @@ async def test_a_theme_change_recolours_memoised_and_direct_lines() -> None:
     app = MemoApp()
     async with app.run_test(size=(40, 14)) as pilot:
         await pilot.pause()
-        chart = app.query_one("#chart", BrailleChart)
-        chart.set_data([1.0, 2.0, 3.0], "x")
+        chart = app.query_one("#chart", TextLines)
+        chart.set_lines(area_chart("chart", "x", [1.0, 2.0, 3.0], 36, 4))
         await pilot.pause()
         crop = chart.region.reset_offset
         old = [seg.style for strip in chart.render_lines(crop) for seg in strip]
@@ -77,3 +77,35 @@ async def test_a_theme_change_recolours_memoised_and_direct_lines() -> None:
         app.theme = "dracula"
         await pilot.pause()
         assert box.render_lines(box_crop)[0] is not border_old
+
+
+async def test_a_panel_rebuilds_only_the_lines_that_changed() -> None:
+    from pathlib import Path
+
+    from fwtop.session.replay import ReplaySession
+    from fwtop.session.session import PAUSED
+    from fwtop.tui.app import FwtopApp
+    from fwtop.tui.panel import WorkloadPanel
+
+    fixture = Path(__file__).resolve().parent / "data" / "replay-three"
+    app = FwtopApp(ReplaySession(fixture, jump_to_end=True), chart_interval=0.1)
+    async with app.run_test(size=(200, 50)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if all(w.ended for w in app.session.workloads):
+                break
+        await pilot.pause(0.3)
+        panel = app.query(WorkloadPanel)[0]
+        crop = panel.region.reset_offset
+        assert panel.render_lines(crop) is panel.render_lines(crop)  # nothing changed: the same lines
+        before = dict(panel._strips)
+        assert panel.part_text("state") == "finished" and len(before) > 10
+
+        panel.workload.state = PAUSED
+        panel.refresh_text()
+        await pilot.pause()
+        assert panel.part_text("state") == "paused"
+        assert "paused" in screen_text(app)
+        after = panel._strips
+        rebuilt = [y for y in before if after.get(y) is not before[y]]
+        assert rebuilt == [1]  # the state line only; title, charts and stats kept their strips

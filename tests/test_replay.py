@@ -94,6 +94,6 @@ async def test_replay_in_the_dashboard(recorded):
         assert all(w.state == FINISHED for w in replay.workloads)
         await pilot.pause(0.6)
         panel = app.query(WorkloadPanel)[0]
-        assert str(panel.query_one(".state").render()) == "finished"
-        assert "step 6/6" in panel.query_one(".stats").text
+        assert panel.part_text("state") == "finished"
+        assert "step 6/6" in panel.part_text("stats")
         await pilot.press("q")

@@ -376,7 +376,7 @@ async def test_script_in_the_dashboard(tmp_path):
             await pilot.pause(0.1)
         await pilot.pause(0.6)
         panel = app.query_one(WorkloadPanel)
-        title = str(panel.query_one(".title").render())
+        title = panel.part_text("title")
         assert title.startswith("torch_adam | torch "), title
         assert "torch_adam.py" in title and "cpu" in title
         assert session.timeline.steps(w.id).count == 6

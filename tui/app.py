@@ -13,11 +13,12 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from fwtop.session.session import ENDED, PAUSED, Session
 
 from .devices import device_lines
+from .keybar import KeyBar
 from .lines import TextLines
 from .memo import FrameMemo
 from .panel import WorkloadPanel
@@ -140,7 +141,7 @@ class FwtopApp(App):
             log.can_focus = False
             yield log
         yield DeviceStrip(self.session)
-        yield Footer()
+        yield KeyBar()
 
     @property
     def main(self) -> Screen:
@@ -161,7 +162,9 @@ class FwtopApp(App):
         self.set_interval(TEXT_INTERVAL, self._refresh_text)
         self.set_interval(self.chart_interval, self._refresh_charts)
         self.session.listeners.append(self._on_session)
-        self.run_worker(self._run_session(), name="session", exit_on_error=False)
+        drawn = asyncio.Event()  # the dashboard's first frame is on screen
+        self.call_after_refresh(drawn.set)
+        self.run_worker(self._run_session(drawn), name="session", exit_on_error=False)
 
     def _on_session(self, kind: str, wid: str | None) -> None:
         if kind == "warning":
@@ -171,7 +174,11 @@ class FwtopApp(App):
             if notice is not None:
                 self.notify(notice[0], severity=notice[1], timeout=10)
 
-    async def _run_session(self) -> None:
+    async def _run_session(self, drawn: asyncio.Event) -> None:
+        # Draw the whole dashboard first (panels, device strip, keys), then start the workloads
+        # or load the recording: the engineer sees fwtop at once, and the children's start-up
+        # does not compete with the first frame for the CPU.
+        await drawn.wait()
         await self.session.start()
         await asyncio.sleep(0)  # let a replay that jumps to its end apply its records
         # Show what start-up brought (a replay jumped to its end, the first samples) now,

@@ -7,18 +7,20 @@ each part repaints only when what it shows has changed.
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
+import itertools
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Static
 
 from fwtop.session.session import COMPILING, FAILED, PAUSED, RUNNING, STALLED, STARTING, Session, Workload
 from fwtop.session.stats import throughput
 from fwtop.session.summary import device_peak
 
-from .chart import BrailleChart, LinesChart
+from .chart import area_chart, braille_lines, runs, top_of
 from .format import fmt_bytes, fmt_duration, fmt_rate
-from .lines import TextLines
 from .memo import FrameMemo
 
 LOG_TAIL = 5  # log lines shown on a failed or stalled panel
@@ -43,11 +45,30 @@ def progress_text(w: Workload, steps: int) -> str:
     return f"step {steps}{total}"
 
 
-class LineStatic(FrameMemo, Static):
-    """A panel's title or state line (styled by Static's and the panel's CSS)."""
+Run = tuple[str, str]  # (text, style key: "text" or a part of COMPONENT_CLASSES, "-head" for bold)
+Line = tuple[Run, ...]
 
 
-class WorkloadPanel(FrameMemo, Vertical):
+class WorkloadPanel(FrameMemo, Widget):
+    """One widget draws the whole panel, line by line: title, state, three charts, the
+    statistics and (for a failed or stalled workload) the tail of its log. Each part is
+    recomputed only when what it shows changed, and only the screen lines that differ
+    are repainted (fewer widgets: less to lay out, style and composite per frame)."""
+
+    COMPONENT_CLASSES = {
+        "workloadpanel--title",
+        "workloadpanel--state",
+        "workloadpanel--state-failed",
+        "workloadpanel--state-running",
+        "workloadpanel--state-paused",
+        "workloadpanel--step",
+        "workloadpanel--mem",
+        "workloadpanel--util",
+        "workloadpanel--s0",
+        "workloadpanel--s1",
+        "workloadpanel--s2",
+        "workloadpanel--tail",
+    }
     DEFAULT_CSS = """
     WorkloadPanel {
         border: round $foreground 25%;
@@ -56,50 +77,49 @@ class WorkloadPanel(FrameMemo, Vertical):
         width: 1fr;
     }
     WorkloadPanel.-selected { border: round $accent; }
-    WorkloadPanel .title { text-style: bold; height: 1; }
-    WorkloadPanel .state { height: 1; color: $text-muted; }
-    WorkloadPanel .state.-failed { color: $error; text-style: bold; }
-    WorkloadPanel .state.-running { color: $success; }
-    WorkloadPanel .state.-paused { color: $warning; }
-    WorkloadPanel .stats { height: 6; }
-    WorkloadPanel .tail { display: none; color: $text-muted; }
-    WorkloadPanel .tail.-shown { display: block; }
-    WorkloadPanel .step-chart { color: $accent; }
-    WorkloadPanel .mem-chart { color: $secondary; }
-    WorkloadPanel .util-chart { color: $success; }
-    WorkloadPanel .mem3-chart { display: none; }
-    WorkloadPanel.-mem3 .mem3-chart { display: block; }
-    WorkloadPanel.-mem3 .mem-chart { display: none; }
+    WorkloadPanel > .workloadpanel--title { text-style: bold; }
+    WorkloadPanel > .workloadpanel--state { color: $text-muted; }
+    WorkloadPanel > .workloadpanel--state-failed { color: $error; text-style: bold; }
+    WorkloadPanel > .workloadpanel--state-running { color: $success; }
+    WorkloadPanel > .workloadpanel--state-paused { color: $warning; }
+    WorkloadPanel > .workloadpanel--step { color: $accent; }
+    WorkloadPanel > .workloadpanel--mem { color: $secondary; }
+    WorkloadPanel > .workloadpanel--util { color: $success; }
+    WorkloadPanel > .workloadpanel--s0 { color: $secondary; }
+    WorkloadPanel > .workloadpanel--s1 { color: $warning; }
+    WorkloadPanel > .workloadpanel--s2 { color: $success; }
+    WorkloadPanel > .workloadpanel--tail { color: $text-muted; }
     """
+    PARTS = ("title", "state", "step", "mem", "util", "stats", "tail")
+    CHART_ROWS = 5  # a chart: its title line and 4 rows of braille cells
+    STATS_ROWS = 6
 
     def __init__(self, session: Session, wid: str) -> None:
         super().__init__(id=f"panel-{wid}")
         self.session = session
         self.wid = wid
         self._text_key: tuple | None = None
-        self._texts: dict[str, str] = {}
         self._chart_version = -1
-        self._charts: list[BrailleChart] | None = None
-        self._children: dict[str, Widget] = {}  # selector -> child: no DOM query on each refresh tick
+        self._parts: dict[str, list[Line]] = {name: [] for name in self.PARTS}
+        self._charts: dict[str, tuple] = {}  # part -> what its chart shows (drawn at the panel's width)
+        self._rows: list[Line] = []  # the content lines on screen
+        self._strips: dict[int, Strip] = {}
+        self._styles: dict[str, Style] = {}
+        self._width = -1  # the width the charts were drawn and the lines cached for
 
     @property
     def workload(self) -> Workload:
         return self.session.get(self.wid)
 
-    def compose(self) -> ComposeResult:
-        yield LineStatic("", classes="title")
-        yield LineStatic("", classes="state")
-        yield BrailleChart("step time", classes="step-chart")
-        yield BrailleChart("memory", classes="mem-chart")
-        yield LinesChart("memory", classes="mem3-chart")
-        yield BrailleChart("cpu", classes="util-chart")
-        yield TextLines(classes="stats")
-        yield TextLines(classes="tail")
-
     def on_mount(self) -> None:
         self.refresh_text()
         self.refresh_charts()
-        self.refresh_stats()
+
+    # -- what tests and other views read ------------------------------------------------
+
+    def part_text(self, name: str) -> str:
+        """The plain text a part shows now (``title``, ``state``, ``step``, ``mem``, ``util``, ``stats``, ``tail``)."""
+        return "\n".join("".join(text for text, _ in line).rstrip() for line in self._parts[name])
 
     # -- text -------------------------------------------------------------------------
 
@@ -155,40 +175,28 @@ class WorkloadPanel(FrameMemo, Vertical):
             lines.append(f"{w.invalid} malformed line(s) from the child")
         return "\n".join(lines)
 
-    def _child(self, selector: str) -> Widget:
-        child = self._children.get(selector)
-        if child is None:
-            child = self._children[selector] = self.query_one(selector)
-        return child
-
-    def _set(self, selector: str, text: str) -> None:
-        """Repaint a fixed-size text line only when its text changed (no relayout)."""
-        if self._texts.get(selector) != text:
-            self._texts[selector] = text
-            self._child(selector).update(text, layout=False)
-
     def refresh_text(self) -> None:
+        """Title, state and log tail: recomputed when the state changes (a few times a second at most)."""
         w = self.workload
         ended_badly = w.state in (FAILED, STALLED)
         key = (w.state, w.reason, bool(w.hello), w.log_count if ended_badly else 0)
         if key == self._text_key:
             return
         self._text_key = key
-        tail = self._child(".tail")
-        tail.set_class(ended_badly, "-shown")
+        tail: list[Line] = []
         if ended_badly:
             lines = [line for line in list(w.log)[-LOG_TAIL * 4 :] if line.strip()][-LOG_TAIL:]
-            tail.set_lines(["last lines of its log (l: the whole log):", *lines] if lines else ["(its log is empty)"])
-        self._set(".title", self.title_text())
-        self._set(".state", state_text(w))
-        state = self._child(".state")
-        state.set_class(w.state == FAILED, "-failed")
-        state.set_class(w.state == RUNNING, "-running")
-        state.set_class(w.state in (PAUSED, STALLED), "-paused")
+            texts = ["last lines of its log (l: the whole log):", *lines] if lines else ["(its log is empty)"]
+            tail = [((text, "tail"),) for text in texts]
+        self._parts["tail"] = tail
+        self._parts["title"] = [((self.title_text(), "title"),)]
+        style = {FAILED: "state-failed", RUNNING: "state-running", PAUSED: "state-paused", STALLED: "state-paused"}
+        self._parts["state"] = [((state_text(w), style.get(w.state, "state")),)]
+        self._update_rows()
 
     def refresh_stats(self) -> None:
         """The statistics block: at the chart rate (computing percentiles sorts every steady step)."""
-        self._child(".stats").set_text(self.stats_text())
+        self._parts["stats"] = [((line, "text"),) for line in self.stats_text().split("\n")]
 
     # -- charts -----------------------------------------------------------------------
 
@@ -199,33 +207,136 @@ class WorkloadPanel(FrameMemo, Vertical):
         self._chart_version = tl.version
         self.refresh_stats()
         w = self.workload
-        steps = list(tl.steps(w.id).steps)[-CHART_POINTS:]
-        if self._charts is None:
-            self._charts = list(self.query(BrailleChart))
-        step_chart, mem_chart, util_chart = self._charts
+        steps = last_items(tl.steps(w.id).steps, CHART_POINTS)
         durations = [s.duration for s in steps]
         caption = fmt_duration(durations[-1]) if durations else ""
-        step_chart.set_data(durations, caption + (" (profiled step)" if steps and steps[-1].profiled else ""))
+        caption += " (profiled step)" if steps and steps[-1].profiled else ""
+        self._charts["step"] = ("step time", caption, durations, None)
         series = memory_series(self.session, w.id)
-        self.set_class(bool(series), "-mem3")
         if series:
             device = any(label.startswith("device") for label, _ in series)
             title = "memory (framework vs device)" if device else "device memory (framework)"
-            self._child(".mem3-chart").set_series(series, title)
+            self._charts["mem"] = ("lines", title, series)
         else:
-            rss = [x.values.get("rss") for x in list(tl.samples("host", w.id))[-CHART_POINTS:]]
-            mem_chart.title = "host memory (rss)"
-            mem_chart.set_data(rss, fmt_bytes(rss[-1]) if rss else "")
+            rss = [x.values.get("rss") for x in last_items(tl.samples("host", w.id), CHART_POINTS)]
+            self._charts["mem"] = ("host memory (rss)", fmt_bytes(rss[-1]) if rss else "", rss, None)
         util = device_util(self.session, w.id)
         if util is not None:
             target, values = util
-            util_chart.title = f"gpu util % ({target}, whole device)"
             last = values[-1] if values else None
-            util_chart.set_data(values, f"{last:.0f}%" if last is not None else "n/a", top=100.0)
+            caption = f"{last:.0f}%" if last is not None else "n/a"
+            self._charts["util"] = (f"gpu util % ({target}, whole device)", caption, values, 100.0)
+        else:
+            cpu = [x.values.get("cpu_percent") for x in last_items(tl.samples("host", w.id), CHART_POINTS)]
+            caption = f"{cpu[-1]:.0f}%" if cpu and cpu[-1] is not None else ""
+            self._charts["util"] = ("cpu % (process tree)", caption, cpu, None)
+        self._draw_charts(self.size.width)
+        self._update_rows()
+
+    def _draw_charts(self, width: int) -> None:
+        for name, chart in self._charts.items():
+            if chart[0] == "lines":
+                self._parts[name] = lines_chart(chart[1], chart[2], name, width, self.CHART_ROWS)
+            else:
+                title, caption, values, top = chart
+                text = area_chart(title, caption, values, width, self.CHART_ROWS, top)
+                self._parts[name] = [((text[0], name + "-head"),), *[((row, name),) for row in text[1:]]]
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _layout_rows(self) -> list[Line]:
+        """The parts stacked in their fixed heights (the stats block is 6 lines, shown or not)."""
+        p = self._parts
+        stats = (p["stats"] + [(("", "text"),)] * self.STATS_ROWS)[: self.STATS_ROWS]
+        return [*p["title"][:1], *p["state"][:1], *p["step"], *p["mem"], *p["util"], *stats, *p["tail"]]
+
+    def _update_rows(self) -> None:
+        """Repaint the content lines that differ from what is on screen (consecutive ones as one region)."""
+        width = self.size.width
+        if width != self._width:
+            self._resized(width)
+            self.refresh()
             return
-        cpu = [x.values.get("cpu_percent") for x in list(tl.samples("host", w.id))[-CHART_POINTS:]]
-        util_chart.title = "cpu % (process tree)"
-        util_chart.set_data(cpu, f"{cpu[-1]:.0f}%" if cpu and cpu[-1] is not None else "")
+        rows = self._layout_rows()
+        old = self._rows
+        self._rows = rows
+        if len(rows) != len(old):
+            self._strips.clear()
+            self.refresh()
+            return
+        changed = [y for y, (a, b) in enumerate(zip(old, rows, strict=True)) if a != b]
+        if not changed:
+            return
+        regions = []
+        start = prev = changed[0]
+        for y in changed[1:] + [-1]:
+            self._strips.pop(prev, None)
+            if y != prev + 1:
+                regions.append(Region(0, start, width, prev - start + 1))
+                start = y
+            prev = y
+        self.refresh(*regions)
+
+    def _resized(self, width: int) -> None:
+        """Charts are drawn for a width: redraw them, and forget every cached line."""
+        self._width = width
+        self._draw_charts(width)
+        self._rows = self._layout_rows()
+        self._strips.clear()
+
+    def _style(self, key: str) -> Style:
+        style = self._styles.get(key)
+        if style is None:
+            part, head = (key[:-5], True) if key.endswith("-head") else (key, False)
+            style = self.rich_style if part == "text" else self.get_component_rich_style(f"workloadpanel--{part}")
+            if head:
+                style += Style(bold=True)
+            self._styles[key] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        """CSS, theme or class changed: colours are cached with the lines, rebuild them."""
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if width != self._width:  # resized since the last drawing
+            self._resized(width)
+        strip = self._strips.get(y)
+        if strip is None:
+            line = self._rows[y] if 0 <= y < len(self._rows) else ()
+            segments = [Segment(text, self._style(key)) for text, key in line if text]
+            strip = Strip(segments)
+            if strip.cell_length > width > 1:  # too long: cut, and say so
+                strip = Strip([*strip.crop(0, width - 1), Segment("\u2026", segments[-1].style)])
+            strip = strip.adjust_cell_length(width, self._style("text"))
+            self._strips[y] = strip
+        return strip
+
+
+def lines_chart(title: str, series: list[tuple[str, list]], name: str, width: int, height: int) -> list[Line]:
+    """Up to three series as lines on one scale (styles ``s0``..``s2``), a legend in the title line."""
+    series = series[:3]
+    head: list[Run] = [(f" {title} ", "text-head")]
+    used = len(title) + 2
+    for k, (label, _) in enumerate(series):
+        piece = f" \u25a0 {label}"
+        if used + len(piece) > width:
+            break
+        head.append((piece, f"s{k}-head"))
+        used += len(piece)
+    top = top_of([v for _, values in series for v in values])
+    rows = braille_lines([values for _, values in series], width, max(0, height - 1), top)
+    return [tuple(head), *[tuple((text, f"s{o}" if o >= 0 else "text") for text, o in runs(row)) for row in rows]]
+
+
+def last_items(items, n: int) -> list:
+    """The last ``n`` items of a deque or list, without copying the rest."""
+    if len(items) <= n:
+        return list(items)
+    return list(itertools.islice(reversed(items), n))[::-1]
 
 
 # -- what the charts and stats show (plain functions, tested without a terminal) -----------
@@ -264,7 +375,7 @@ def memory_series(session: Session, wid: str) -> list[tuple[str, list]]:
     tl = session.timeline
     steps = list(tl.steps(wid).steps)
     probe = tl.device_probe(wid)
-    samples = list(tl.samples(probe, wid))[-CHART_POINTS:] if probe else []
+    samples = last_items(tl.samples(probe, wid), CHART_POINTS) if probe else []
     device = [x.values.get("gpu_mem") for x in samples]
     if samples and any(v is not None for v in device):
         alloc, resv = [], []
@@ -303,7 +414,7 @@ def device_util(session: Session, wid: str) -> tuple[str, list] | None:
     if not devices:
         return None
     target = str(devices[0]).split("/")[0]  # a MIG instance: the utilization is its GPU's
-    values = [x.values.get("util_gpu") for x in list(tl.samples(probe, target))[-CHART_POINTS:]]
+    values = [x.values.get("util_gpu") for x in last_items(tl.samples(probe, target), CHART_POINTS)]
     return target, values
 
 
