@@ -108,7 +108,7 @@ class KeyBar(DirectLines, Widget):
         return Strip(segments + right).adjust_cell_length(width, base)
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.line_size.width
         if self._strip is None or self._strip.cell_length != width:
             self._strip = self._build(width)
         return self._strip if y == 0 else Strip.blank(width, self.rich_style)

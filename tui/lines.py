@@ -79,7 +79,7 @@ class TextLines(DirectLines, Widget):
         self._style = None
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.line_size.width
         if width != self._strips_width:
             self._strips_width = width
             self._line_strips.clear()

@@ -46,13 +46,28 @@ class DirectLines(FrameMemo):
     """For a widget whose ``render_line`` strips are already final (full width, in the
     widget's own style): while it has no border, outline, padding, tint, hatch or
     opacity, its lines skip Textual's StylesCache, which would copy each one again
-    per frame. Anything else (e.g. padding from a theme) takes Textual's path."""
+    per frame. Anything else (e.g. padding from a theme) takes Textual's path.
+
+    The strips the terminal gets (after the app's line filters and the crop) are kept
+    per line with the strip they came from: a line whose strip the widget did not
+    replace costs a lookup per frame. ``render_line`` may read ``line_size`` (the
+    widget's size, looked up once per frame instead of once per line)."""
 
     _direct: bool | None = None
+    _render_size = None
+    _final: dict | None = None
+    _final_key: tuple | None = None
+    _background = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._direct = None
+        self._final = None
+        self._background = None
+
+    @property
+    def line_size(self):
+        return self._render_size or self.size
 
     def _is_direct(self) -> bool:
         if self._direct is None:
@@ -70,14 +85,34 @@ class DirectLines(FrameMemo):
     def render_lines(self, crop: Region) -> list[Strip]:
         if not self._is_direct():
             return super().render_lines(crop)
-        render_line = self.render_line
-        strips = [render_line(y) for y in crop.line_range]
-        filters = self.app.get_line_filters()
-        if filters:
-            background = self.background_colors[1]
-            for line_filter in filters:  # each strip caches its filtered copy
-                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        filters = tuple(self.app.get_line_filters())
         x1, x2 = crop.column_span
-        if strips and (x1 or x2 != strips[0].cell_length):  # partly visible (the strips are full width)
-            strips = [strip.crop(x1, x2) for strip in strips]
-        return strips
+        key = (filters, x1, x2)
+        final = self._final
+        if final is None or key != self._final_key:
+            final = self._final = {}
+            self._final_key = key
+        if filters and self._background is None:
+            self._background = self.background_colors[1]
+        background = self._background
+        render_line = self.render_line
+        size = self._render_size = self.size
+        full = x1 == 0 and x2 >= size.width  # the strips are full width
+        try:
+            out = []
+            for y in crop.line_range:
+                strip = render_line(y)
+                hit = final.get(y)
+                if hit is not None and hit[0] is strip:
+                    out.append(hit[1])
+                    continue
+                shown = strip
+                for line_filter in filters:
+                    shown = shown.apply_filter(line_filter, background)
+                if not full:  # partly visible
+                    shown = shown.crop(x1, x2)
+                final[y] = (strip, shown)
+                out.append(shown)
+        finally:
+            self._render_size = None
+        return out

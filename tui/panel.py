@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
+from textual.app import ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -21,7 +23,7 @@ from fwtop.session.summary import device_peak
 
 from .chart import area_chart, braille_lines, runs, top_of
 from .format import fmt_bytes, fmt_duration, fmt_rate
-from .memo import FrameMemo
+from .memo import DirectLines, FrameMemo
 
 LOG_TAIL = 5  # log lines shown on a failed or stalled panel
 CHART_POINTS = 400  # the widest chart shows 2 points per cell
@@ -49,26 +51,127 @@ Run = tuple[str, str]  # (text, style key: "text" or a part of COMPONENT_CLASSES
 Line = tuple[Run, ...]
 
 
-class WorkloadPanel(FrameMemo, Widget):
-    """One widget draws the whole panel, line by line: title, state, three charts, the
-    statistics and (for a failed or stalled workload) the tail of its log. Each part is
-    recomputed only when what it shows changed, and only the screen lines that differ
-    are repainted (fewer widgets: less to lay out, style and composite per frame)."""
+class PanelBody(DirectLines, Widget):
+    """The inside of a panel: every line of it drawn by this one widget, from cached strips.
+    The panel around it (a container with Textual's border) changes rarely and keeps its
+    last frame (FrameMemo); the body's changed lines reach the terminal without the
+    border's columns."""
 
     COMPONENT_CLASSES = {
-        "workloadpanel--title",
-        "workloadpanel--state",
-        "workloadpanel--state-failed",
-        "workloadpanel--state-running",
-        "workloadpanel--state-paused",
-        "workloadpanel--step",
-        "workloadpanel--mem",
-        "workloadpanel--util",
-        "workloadpanel--s0",
-        "workloadpanel--s1",
-        "workloadpanel--s2",
-        "workloadpanel--tail",
+        "panelbody--title",
+        "panelbody--state",
+        "panelbody--state-failed",
+        "panelbody--state-running",
+        "panelbody--state-paused",
+        "panelbody--step",
+        "panelbody--mem",
+        "panelbody--util",
+        "panelbody--s0",
+        "panelbody--s1",
+        "panelbody--s2",
+        "panelbody--tail",
     }
+    DEFAULT_CSS = """
+    PanelBody { height: 1fr; width: 1fr; }
+    PanelBody > .panelbody--title { text-style: bold; }
+    PanelBody > .panelbody--state { color: $text-muted; }
+    PanelBody > .panelbody--state-failed { color: $error; text-style: bold; }
+    PanelBody > .panelbody--state-running { color: $success; }
+    PanelBody > .panelbody--state-paused { color: $warning; }
+    PanelBody > .panelbody--step { color: $accent; }
+    PanelBody > .panelbody--mem { color: $secondary; }
+    PanelBody > .panelbody--util { color: $success; }
+    PanelBody > .panelbody--s0 { color: $secondary; }
+    PanelBody > .panelbody--s1 { color: $warning; }
+    PanelBody > .panelbody--s2 { color: $success; }
+    PanelBody > .panelbody--tail { color: $text-muted; }
+    """
+
+    def __init__(self, panel: WorkloadPanel) -> None:
+        super().__init__()
+        self.panel = panel
+        self._rows: list[Line] = []  # the lines on screen
+        self._strips: dict[int, Strip] = {}
+        self._styles: dict[str, Style] = {}
+        self._width = -1  # the width the panel's charts were drawn and the lines cached for
+
+    def set_rows(self, rows: list[Line]) -> None:
+        """Repaint the lines that differ from what is on screen (consecutive ones as one region)."""
+        width = self.size.width
+        if width != self._width:
+            self._resized(width)
+            self.refresh()
+            return
+        old = self._rows
+        self._rows = rows
+        if len(rows) != len(old):
+            self._strips.clear()
+            self.refresh()
+            return
+        changed = [y for y, (a, b) in enumerate(zip(old, rows, strict=True)) if a != b]
+        if not changed:
+            return
+        regions = []
+        start = prev = changed[0]
+        for y in changed[1:] + [-1]:
+            self._strips.pop(prev, None)
+            if y != prev + 1:
+                regions.append(Region(0, start, width, prev - start + 1))
+                start = y
+            prev = y
+        self.refresh(*regions)
+
+    def _resized(self, width: int) -> None:
+        """Charts are drawn for a width: the panel draws them again; every cached line goes."""
+        self._width = width
+        self._rows = self.panel.rows_for_width(width)
+        self._strips.clear()
+
+    def _style(self, key: str) -> Style:
+        style = self._styles.get(key)
+        if style is None:
+            part, head = (key[:-5], True) if key.endswith("-head") else (key, False)
+            style = self.rich_style if part == "text" else self.get_component_rich_style(f"panelbody--{part}")
+            if head:
+                style += Style(bold=True)
+            self._styles[key] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        """CSS or theme changed: colours are cached with the lines, rebuild them."""
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.line_size.width
+        if width != self._width:  # resized since the last drawing
+            self._resized(width)
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self._draw_line(y, width)
+        return strip
+
+    def _draw_line(self, y: int, width: int) -> Strip:
+        line = self._rows[y] if 0 <= y < len(self._rows) else ()
+        segments = [Segment(text, self._style(key)) for text, key in line if text]
+        used = sum(cell_len(text) for text, _ in line)
+        if used > width:  # too long: cut, and say so
+            if width < 2:
+                return Strip.blank(width, self._style("text"))
+            cut = Strip(segments).crop(0, width - 1)
+            return Strip([*cut, Segment("\u2026", segments[-1].style)], width)
+        if used < width:
+            segments.append(Segment(" " * (width - used), self._style("text")))
+        return Strip(segments, width)
+
+
+class WorkloadPanel(FrameMemo, Widget):
+    """One workload: title, state, three charts, the statistics and (for a failed or stalled
+    workload) the tail of its log, drawn line by line by its PanelBody. Each part is
+    recomputed only when what it shows changed, and only the lines that differ are
+    repainted (two widgets a panel: less to lay out, style and composite per frame)."""
+
     DEFAULT_CSS = """
     WorkloadPanel {
         border: round $foreground 25%;
@@ -77,18 +180,6 @@ class WorkloadPanel(FrameMemo, Widget):
         width: 1fr;
     }
     WorkloadPanel.-selected { border: round $accent; }
-    WorkloadPanel > .workloadpanel--title { text-style: bold; }
-    WorkloadPanel > .workloadpanel--state { color: $text-muted; }
-    WorkloadPanel > .workloadpanel--state-failed { color: $error; text-style: bold; }
-    WorkloadPanel > .workloadpanel--state-running { color: $success; }
-    WorkloadPanel > .workloadpanel--state-paused { color: $warning; }
-    WorkloadPanel > .workloadpanel--step { color: $accent; }
-    WorkloadPanel > .workloadpanel--mem { color: $secondary; }
-    WorkloadPanel > .workloadpanel--util { color: $success; }
-    WorkloadPanel > .workloadpanel--s0 { color: $secondary; }
-    WorkloadPanel > .workloadpanel--s1 { color: $warning; }
-    WorkloadPanel > .workloadpanel--s2 { color: $success; }
-    WorkloadPanel > .workloadpanel--tail { color: $text-muted; }
     """
     PARTS = ("title", "state", "step", "mem", "util", "stats", "tail")
     CHART_ROWS = 5  # a chart: its title line and 4 rows of braille cells
@@ -101,15 +192,15 @@ class WorkloadPanel(FrameMemo, Widget):
         self._text_key: tuple | None = None
         self._chart_version = -1
         self._parts: dict[str, list[Line]] = {name: [] for name in self.PARTS}
-        self._charts: dict[str, tuple] = {}  # part -> what its chart shows (drawn at the panel's width)
-        self._rows: list[Line] = []  # the content lines on screen
-        self._strips: dict[int, Strip] = {}
-        self._styles: dict[str, Style] = {}
-        self._width = -1  # the width the charts were drawn and the lines cached for
+        self._charts: dict[str, tuple] = {}  # part -> what its chart shows (drawn at the body's width)
+        self.body = PanelBody(self)
 
     @property
     def workload(self) -> Workload:
         return self.session.get(self.wid)
+
+    def compose(self) -> ComposeResult:
+        yield self.body
 
     def on_mount(self) -> None:
         self.refresh_text()
@@ -230,7 +321,7 @@ class WorkloadPanel(FrameMemo, Widget):
             cpu = [x.values.get("cpu_percent") for x in last_items(tl.samples("host", w.id), CHART_POINTS)]
             caption = f"{cpu[-1]:.0f}%" if cpu and cpu[-1] is not None else ""
             self._charts["util"] = ("cpu % (process tree)", caption, cpu, None)
-        self._draw_charts(self.size.width)
+        self._draw_charts(self.body.size.width)
         self._update_rows()
 
     def _draw_charts(self, width: int) -> None:
@@ -251,69 +342,12 @@ class WorkloadPanel(FrameMemo, Widget):
         return [*p["title"][:1], *p["state"][:1], *p["step"], *p["mem"], *p["util"], *stats, *p["tail"]]
 
     def _update_rows(self) -> None:
-        """Repaint the content lines that differ from what is on screen (consecutive ones as one region)."""
-        width = self.size.width
-        if width != self._width:
-            self._resized(width)
-            self.refresh()
-            return
-        rows = self._layout_rows()
-        old = self._rows
-        self._rows = rows
-        if len(rows) != len(old):
-            self._strips.clear()
-            self.refresh()
-            return
-        changed = [y for y, (a, b) in enumerate(zip(old, rows, strict=True)) if a != b]
-        if not changed:
-            return
-        regions = []
-        start = prev = changed[0]
-        for y in changed[1:] + [-1]:
-            self._strips.pop(prev, None)
-            if y != prev + 1:
-                regions.append(Region(0, start, width, prev - start + 1))
-                start = y
-            prev = y
-        self.refresh(*regions)
+        self.body.set_rows(self._layout_rows())
 
-    def _resized(self, width: int) -> None:
-        """Charts are drawn for a width: redraw them, and forget every cached line."""
-        self._width = width
+    def rows_for_width(self, width: int) -> list[Line]:
+        """The lines with the charts drawn again for ``width`` (the body was resized)."""
         self._draw_charts(width)
-        self._rows = self._layout_rows()
-        self._strips.clear()
-
-    def _style(self, key: str) -> Style:
-        style = self._styles.get(key)
-        if style is None:
-            part, head = (key[:-5], True) if key.endswith("-head") else (key, False)
-            style = self.rich_style if part == "text" else self.get_component_rich_style(f"workloadpanel--{part}")
-            if head:
-                style += Style(bold=True)
-            self._styles[key] = style
-        return style
-
-    def notify_style_update(self) -> None:
-        """CSS, theme or class changed: colours are cached with the lines, rebuild them."""
-        super().notify_style_update()
-        self._styles.clear()
-        self._strips.clear()
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if width != self._width:  # resized since the last drawing
-            self._resized(width)
-        strip = self._strips.get(y)
-        if strip is None:
-            line = self._rows[y] if 0 <= y < len(self._rows) else ()
-            segments = [Segment(text, self._style(key)) for text, key in line if text]
-            strip = Strip(segments)
-            if strip.cell_length > width > 1:  # too long: cut, and say so
-                strip = Strip([*strip.crop(0, width - 1), Segment("\u2026", segments[-1].style)])
-            strip = strip.adjust_cell_length(width, self._style("text"))
-            self._strips[y] = strip
-        return strip
+        return self._layout_rows()
 
 
 def lines_chart(title: str, series: list[tuple[str, list]], name: str, width: int, height: int) -> list[Line]:
