@@ -26,7 +26,7 @@ from .format import fmt_bytes, fmt_duration, fmt_rate
 from .memo import DirectLines, FrameMemo
 
 LOG_TAIL = 5  # log lines shown on a failed or stalled panel
-CHART_POINTS = 400  # the widest chart shows 2 points per cell
+CHART_POINTS = 400  # default history for the chart helpers (a chart takes 2 points per cell)
 
 
 def state_text(w: Workload) -> str:
@@ -297,32 +297,39 @@ class WorkloadPanel(FrameMemo, Widget):
             return
         self._chart_version = tl.version
         self.refresh_stats()
+        width = self.body.size.width
+        self._chart_data(width)
+        self._draw_charts(width)
+        self._update_rows()
+
+    def _chart_data(self, width: int) -> None:
+        """What each chart shows: the last ``2 * width`` points (two per braille cell)."""
+        n = max(2, 2 * width)
+        tl = self.session.timeline
         w = self.workload
-        steps = last_items(tl.steps(w.id).steps, CHART_POINTS)
+        steps = last_items(tl.steps(w.id).steps, n)
         durations = [s.duration for s in steps]
         caption = fmt_duration(durations[-1]) if durations else ""
         caption += " (profiled step)" if steps and steps[-1].profiled else ""
         self._charts["step"] = ("step time", caption, durations, None)
-        series = memory_series(self.session, w.id)
+        series = memory_series(self.session, w.id, n)
         if series:
             device = any(label.startswith("device") for label, _ in series)
             title = "memory (framework vs device)" if device else "device memory (framework)"
             self._charts["mem"] = ("lines", title, series)
         else:
-            rss = [x.values.get("rss") for x in last_items(tl.samples("host", w.id), CHART_POINTS)]
+            rss = [x.values.get("rss") for x in last_items(tl.samples("host", w.id), n)]
             self._charts["mem"] = ("host memory (rss)", fmt_bytes(rss[-1]) if rss else "", rss, None)
-        util = device_util(self.session, w.id)
+        util = device_util(self.session, w.id, n)
         if util is not None:
             target, values = util
             last = values[-1] if values else None
             caption = f"{last:.0f}%" if last is not None else "n/a"
             self._charts["util"] = (f"gpu util % ({target}, whole device)", caption, values, 100.0)
         else:
-            cpu = [x.values.get("cpu_percent") for x in last_items(tl.samples("host", w.id), CHART_POINTS)]
+            cpu = [x.values.get("cpu_percent") for x in last_items(tl.samples("host", w.id), n)]
             caption = f"{cpu[-1]:.0f}%" if cpu and cpu[-1] is not None else ""
             self._charts["util"] = ("cpu % (process tree)", caption, cpu, None)
-        self._draw_charts(self.body.size.width)
-        self._update_rows()
 
     def _draw_charts(self, width: int) -> None:
         for name, chart in self._charts.items():
@@ -346,6 +353,7 @@ class WorkloadPanel(FrameMemo, Widget):
 
     def rows_for_width(self, width: int) -> list[Line]:
         """The lines with the charts drawn again for ``width`` (the body was resized)."""
+        self._chart_data(width)
         self._draw_charts(width)
         return self._layout_rows()
 
@@ -401,17 +409,17 @@ def energy_text(session: Session, wid: str) -> str:
     return text + (f", shared with {len(shared)} other workload(s))" if shared else ")")
 
 
-def memory_series(session: Session, wid: str) -> list[tuple[str, list]]:
+def memory_series(session: Session, wid: str, n: int = CHART_POINTS) -> list[tuple[str, list]]:
     """Memory three ways on one time axis: the framework's allocated and reserved figures
     (from step events) at each device sample, and the device's figure for the workload's
-    processes. Framework figures per step where no device sample exists; [] when there is
-    nothing but host memory (CPU)."""
+    processes (the last ``n`` samples). Framework figures per step (the last ``n`` steps)
+    where no device sample exists; [] when there is nothing but host memory (CPU)."""
     tl = session.timeline
-    steps = list(tl.steps(wid).steps)
     probe = tl.device_probe(wid)
-    samples = last_items(tl.samples(probe, wid), CHART_POINTS) if probe else []
+    samples = last_items(tl.samples(probe, wid), n) if probe else []
     device = [x.values.get("gpu_mem") for x in samples]
     if samples and any(v is not None for v in device):
+        steps = list(tl.steps(wid).steps)
         alloc, resv = [], []
         j, last = 0, None
         first_t = samples[0].t
@@ -428,7 +436,7 @@ def memory_series(session: Session, wid: str) -> list[tuple[str, list]]:
             (f"reserved {fmt_bytes(_last(resv))}", resv),
             (f"device {fmt_bytes(_last(device))}", device),
         ]
-    steps = steps[-CHART_POINTS:]
+    steps = last_items(tl.steps(wid).steps, n)
     alloc = [(x.mem or {}).get("allocated") for x in steps]
     if not any(v is not None for v in alloc):
         return []
@@ -439,7 +447,7 @@ def memory_series(session: Session, wid: str) -> list[tuple[str, list]]:
     return out
 
 
-def device_util(session: Session, wid: str) -> tuple[str, list] | None:
+def device_util(session: Session, wid: str, n: int = CHART_POINTS) -> tuple[str, list] | None:
     """The utilization history of the (first) device the workload runs on, if a GPU probe knows it."""
     tl = session.timeline
     probe = tl.device_probe(wid)
@@ -448,7 +456,7 @@ def device_util(session: Session, wid: str) -> tuple[str, list] | None:
     if not devices:
         return None
     target = str(devices[0]).split("/")[0]  # a MIG instance: the utilization is its GPU's
-    values = [x.values.get("util_gpu") for x in last_items(tl.samples(probe, target), CHART_POINTS)]
+    values = [x.values.get("util_gpu") for x in last_items(tl.samples(probe, target), n)]
     return target, values
 
 
