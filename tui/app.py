@@ -160,6 +160,7 @@ class FwtopApp(App):
             self.notify("\n".join(self.theme_errors), title="Theme files skipped", severity="warning", timeout=15)
         self._install_signal_handlers()
         self._select(0)
+        self._refresh_topbar()  # in the first frame already
         self.set_interval(TEXT_INTERVAL, self._refresh_text)
         self.set_interval(self.chart_interval, self._refresh_charts)
         self.session.listeners.append(self._on_session)
