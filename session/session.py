@@ -15,7 +15,6 @@ from collections.abc import Callable
 from fwtop import __version__
 from fwtop.probes import default_probes
 from fwtop.probes.base import Probe, Sample
-from fwtop.workloads.attached import make_runner
 from fwtop.workloads.events import Event, Invalid, StepEvent
 from fwtop.workloads.spec import WorkloadSpec
 
@@ -232,6 +231,10 @@ class Session:
         w.state = STARTING
         w.started_at = time.time()
         w.last_progress = time.monotonic()
+        # Imported here, not with the session: it pulls psutil (for attached processes),
+        # which the dashboard does not need to draw its first frame.
+        from fwtop.workloads.attached import make_runner
+
         w.runner = make_runner(
             w.spec, lambda ev, w=w: self._on_event(w, ev), lambda line, w=w: self._on_output(w, line)
         )
