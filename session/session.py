@@ -122,21 +122,22 @@ class Session:
                 w.reason = ""
             if w.state in (STARTING, COMPILING, STALLED):
                 w.state = RUNNING
-            self._record(
-                w.id,
-                "step",
-                ev.t,
-                {
-                    "index": ev.index,
-                    "duration": ev.duration,
-                    "samples": ev.samples,
-                    "tokens": ev.tokens,
-                    "loss": ev.loss,
-                    "mem": ev.mem,
-                    "warmup": ev.warmup,
-                    **({"profiled": True} if ev.profiled else {}),
-                },
-            )
+            if self.rundir is not None:  # (not recording, e.g. a replay: no record to build)
+                self._record(
+                    w.id,
+                    "step",
+                    ev.t,
+                    {
+                        "index": ev.index,
+                        "duration": ev.duration,
+                        "samples": ev.samples,
+                        "tokens": ev.tokens,
+                        "loss": ev.loss,
+                        "mem": ev.mem,
+                        "warmup": ev.warmup,
+                        **({"profiled": True} if ev.profiled else {}),
+                    },
+                )
             self._notify("step", w.id)
             return
         self._record(w.id, ev.kind, ev.t, ev.data)
