@@ -172,3 +172,28 @@ def test_read_jsonl_reads_every_line_as_json_loads_does(tmp_path):
     for name in ("events.jsonl", "samples.jsonl"):
         assert read_jsonl(tmp_path / "run" / name) == _reference_read(tmp_path / "run" / name)
     assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_a_replayed_step_is_the_step_event_a_live_run_makes():
+    """_to_event sets StepEvent's fields directly (faster than its frozen __init__): the
+    result must be equal, field for field, to the constructor's, and StepEvent must have
+    nothing its __init__ would do besides setting them."""
+    from dataclasses import fields
+
+    from fwtop.session.replay import _to_event
+    from fwtop.workloads.events import StepEvent
+
+    assert not hasattr(StepEvent, "__post_init__")
+    rec = {"w": "w0", "event": "step", "t": 5, "index": 3, "duration": 1, "samples": 8, "tokens": 64}
+    rec |= {"loss": 0.5, "mem": {"allocated": 1}, "warmup": 0, "profiled": True}
+    ev = _to_event(rec)
+    want = StepEvent(
+        index=3, t=5.0, duration=1.0, samples=8, tokens=64, loss=0.5, mem={"allocated": 1}, warmup=False, profiled=True
+    )
+    assert type(ev) is StepEvent and ev == want and hash(ev.t) == hash(want.t)
+    assert {f.name: type(getattr(ev, f.name)) for f in fields(StepEvent)} == {
+        f.name: type(getattr(want, f.name)) for f in fields(StepEvent)
+    }
+    assert vars(ev) == vars(want)
+    bare = _to_event({"w": "w0", "event": "step"})
+    assert bare == StepEvent(index=0, t=0.0, duration=0.0, samples=None, tokens=None, loss=None, mem=None, warmup=False)
