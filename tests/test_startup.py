@@ -48,3 +48,47 @@ def test_the_host_probe_imports_psutil_when_it_starts():
     """The lazy import is really made where it is needed: starting the probe loads psutil."""
     loaded = _modules("probes[0].start(); assert probes[0]._cpu_count >= 1")
     assert "psutil" in loaded
+
+
+def _bare_python(tmp_path):
+    """A fresh venv without any framework, and a PYTHONPATH entry holding this fwtop."""
+    import shutil
+    import sys
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    pp = tmp_path / "pp"
+    shutil.copytree(REPO / "fwtop_pkg", pp / "fwtop", ignore=shutil.ignore_patterns("__pycache__"))
+    for sub in ("workloads", "probes", "session", "tui", "themes"):
+        (pp / "fwtop" / sub).symlink_to(REPO / sub)
+    return str(venv / "bin" / "python"), pp
+
+
+def test_frameworks_of_this_interpreter_are_found_as_a_child_would_find_them(tmp_path):
+    """Plain `fwtop` finds this interpreter's frameworks without starting a child (discover.py):
+    the same answer, including for a package in the current directory (on this process's
+    path, not a child's) and one on PYTHONPATH (on both)."""
+    python, pp = _bare_python(tmp_path)
+    cwd = tmp_path / "cwd"
+    (cwd / "torch").mkdir(parents=True)
+    (cwd / "torch" / "__init__.py").write_text("")
+    extra = tmp_path / "extra"
+    (extra / "jax").mkdir(parents=True)
+    (extra / "jax" / "__init__.py").write_text("")
+    code = (
+        "import json; from fwtop.workloads.discovery import discover, installed_frameworks; "
+        "d = discover(None); print(json.dumps([installed_frameworks(None), "
+        "[fw for fw, v in d['frameworks'].items() if v['installed']]]))"
+    )
+    for pythonpath, want in ((str(pp), []), (f"{pp}:{extra}", ["jax"])):
+        out = subprocess.run(
+            [python, "-c", code],
+            cwd=cwd,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": pythonpath},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        here, child = json.loads(out.stdout)
+        assert here == child == want
