@@ -1,6 +1,7 @@
 """What fwtop does before its first complete frame, piece by piece, against another source tree.
 
     python benchmarks/startup_cost.py RUN_DIR [--repeat 15] [--other PATH] [--frame]
+    python benchmarks/startup_cost.py --modules
 
 - imports: wall and CPU time of a fresh interpreter running
   ``import fwtop.tui.app, fwtop.session.replay, fwtop.tui.cli`` (what ``fwtop replay``
@@ -13,6 +14,8 @@
 --other PATH measures a second fwtop tree as well, interleaved run by run (the machine
 may be noisy): PATH is a directory holding an ``fwtop`` package, e.g. one assembled from
 ``git archive`` of an older commit (fwtop_pkg as fwtop/, the other packages inside it).
+--modules instead prints what executing each fwtop module imported at start-up costs
+(``importlib.reload``, best of 5), the largest first.
 Figures are medians over --repeat runs. Run it with PYTHONDONTWRITEBYTECODE unset and
 the sources compiled (python -m compileall), or every run compiles them again.
 """
@@ -62,13 +65,36 @@ def _timed(argv: list[str], env: dict) -> tuple[float, float, str]:
     return wall, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, out
 
 
+def modules() -> None:
+    import importlib
+
+    exec(IMPORTS)
+    costs = []
+    for name in sorted(m for m in sys.modules if m.startswith("fwtop")):
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            importlib.reload(sys.modules[name])
+            best = min(best, time.perf_counter() - t0)
+        costs.append((best, name))
+    for cost, name in sorted(costs, reverse=True):
+        print(f"{cost * 1000:6.2f} ms  {name}")
+    print(f"{sum(c for c, _ in costs) * 1000:6.2f} ms  in all")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("run_dir", type=Path, nargs="?")
+    ap.add_argument("--modules", action="store_true", help="the cost of each fwtop module's body instead")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--other", default=None, help="another tree to measure (a directory holding an fwtop package)")
     ap.add_argument("--frame", action="store_true", help="also time the first complete frame in tmux")
     args = ap.parse_args()
+    if args.modules:
+        modules()
+        return
+    if args.run_dir is None:
+        ap.error("RUN_DIR is needed (or --modules)")
     trees = {"this": None, **({"other": args.other} if args.other else {})}
     res: dict[str, list[float]] = {}
 
