@@ -31,10 +31,12 @@ async def one(run_dir: str, seconds: int, size: tuple[int, int]) -> tuple[float,
 
     session._play = no_play
     app = FwtopApp(session)
-    records = session._records
-    t0 = records[0][0]
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
+        while not session.loaded:  # start() reads the records
+            await pilot.pause(0.01)
+        records = session._records
+        t0 = records[0][0]
         screen = app.screen
         frames = 0
         i, n = 0, len(records)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psutil
-
 
 @dataclass(frozen=True)
 class DeviceId:
@@ -73,6 +71,8 @@ def map_ordinal(device: str | None, env: dict, devices: list[DeviceId], var: str
 
 def process_env(pid: int) -> dict:
     """The environment a process was started with (/proc/PID/environ); {} if it cannot be read."""
+    import psutil  # at first use: the dashboard draws its first frame before any probe samples
+
     try:
         return psutil.Process(pid).environ()
     except (psutil.Error, OSError):
@@ -122,5 +122,7 @@ def mapped_values(dev: DeviceId, var: str) -> dict:
 def foreign_pids(procs_by_device: dict[str, list[tuple[int, int | None]]]) -> list[int]:
     """Listed PIDs that do not exist in this PID namespace: the library sees another one
     (a container without --pid=host), so no PID of ours can be matched."""
+    import psutil
+
     pids = {pid for procs in procs_by_device.values() for pid, _ in procs}
     return sorted(p for p in pids if not psutil.pid_exists(p))

@@ -1,14 +1,19 @@
 """Host probe (psutil): system CPU and memory, and CPU %, RSS and threads of each
-watched workload's whole process tree (data-loader workers and grandchildren included)."""
+watched workload's whole process tree (data-loader workers and grandchildren included).
+
+psutil is imported when the probe starts (in the probe's thread), not when it is created:
+the dashboard creates its probes before it opens and draws its first frame without them."""
 
 from __future__ import annotations
 
 import time
-
-import psutil
+from typing import TYPE_CHECKING
 
 from .base import DEFAULT_INTERVAL, Probe, Sample
 from .trees import TreeCache
+
+if TYPE_CHECKING:
+    import psutil
 
 
 class HostProbe(Probe):
@@ -19,13 +24,18 @@ class HostProbe(Probe):
         self.interval = interval
         self._procs: dict[int, psutil.Process] = {}
         self._trees = TreeCache()
-        self._cpu_count = psutil.cpu_count()
+        self._cpu_count: int | None = None
 
     def start(self) -> None:
+        import psutil
+
+        self._cpu_count = psutil.cpu_count()
         psutil.cpu_percent(None)  # prime the system counter
 
     def _proc(self, pid: int) -> psutil.Process:
         # Cached so cpu_percent() measures since the previous sample of the same process.
+        import psutil
+
         proc = self._procs.get(pid)
         if proc is None:
             proc = self._procs[pid] = psutil.Process(pid)
@@ -33,6 +43,8 @@ class HostProbe(Probe):
         return proc
 
     def _tree(self, pid: int) -> list[psutil.Process]:
+        import psutil
+
         pids = self._trees.pids(pid)
         if not pids:
             raise psutil.NoSuchProcess(pid)
@@ -45,6 +57,8 @@ class HostProbe(Probe):
         return procs
 
     def sample(self) -> list[Sample]:
+        import psutil
+
         now = time.time()
         out = []
         try:

@@ -9,8 +9,10 @@ workload), so between rescans the cached PIDs are used and dead ones skipped.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:  # psutil is imported at the first rescan, not with the probes
+    import psutil
 
 REFRESH_S = 2.0
 # The child bootstrap forks a guard process of this name (workloads/child/bootstrap.py) that
@@ -19,6 +21,8 @@ GUARD_NAME = "fwtop-guard"
 
 
 def is_guard(proc: psutil.Process) -> bool:
+    import psutil
+
     try:
         return proc.name() == GUARD_NAME
     except psutil.Error:
@@ -36,6 +40,8 @@ class TreeCache:
         cached = self._trees.get(root)
         if cached is not None and now - cached[0] < self.refresh:
             return cached[1]
+        import psutil
+
         try:
             pids = [root] + [c.pid for c in psutil.Process(root).children(recursive=True) if not is_guard(c)]
         except psutil.Error:

@@ -3,6 +3,12 @@
 The recorded events and samples are fed through the same handlers a live run
 uses, at the recorded pace (times ``speed``) or all at once (``jump_to_end``).
 Nothing is started, nothing is recorded.
+
+Construction only checks config.json (a bad run directory is a UserError before any
+terminal set-up); ``start()`` reads the records. A large recording is read in a thread,
+so the dashboard draws (and answers keys) while it loads; a small one is read at once,
+which brings the first complete frame sooner than an empty frame followed by a full
+repaint (measured in docs/benchmarks.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import json
 import time
 from dataclasses import fields
+from operator import itemgetter
 from pathlib import Path
 
 from fwtop.probes.base import Sample
@@ -22,7 +29,14 @@ from .rundir import read_jsonl
 from .session import Session, Workload
 
 _SPEC_FIELDS = {f.name for f in fields(WorkloadSpec)}
-BATCH_S = 0.05  # replay applies the records that are due at most every 50 ms
+_TIME_ORDER = itemgetter(0, 1)  # (t, order key) of a loaded record
+# The replay applies the records that are due at most every 0.25 s (4 wake-ups a second):
+# the dashboard's text refreshes at 2 Hz and its charts at 1 Hz (tui/app.py TEXT_INTERVAL,
+# CHART_INTERVAL), so applying them more often changes nothing on screen.
+BATCH_S = 0.25
+# Recordings up to this size (events.jsonl + samples.jsonl) are read on the event loop:
+# about 50 ms for 1.2 MB (3 workloads x 1500 steps) on this project's test machine.
+THREAD_LOAD_BYTES = 4 * 2**20
 
 
 def _spec_from_record(rec: dict) -> WorkloadSpec:
@@ -35,21 +49,32 @@ def _spec_from_record(rec: dict) -> WorkloadSpec:
         raise UserError(f"config.json has a workload fwtop cannot read: {exc}") from None
 
 
+_new = object.__new__
+
+
 def _to_event(rec: dict) -> Event | StepEvent | Invalid:
     kind = rec["event"]
-    t = float(rec.get("t") or 0.0)
+    get = rec.get
+    t = float(get("t") or 0.0)
     if kind == "step":
-        return StepEvent(
-            index=int(rec.get("index", 0)),
+        # The StepEvent a live run makes, with its fields set directly: a frozen dataclass's
+        # __init__ sets each field through object.__setattr__, which was the largest cost of
+        # applying a recording (about 2 of its 3 us per step). StepEvent has no __post_init__;
+        # tests/test_replay_load.py checks that the result equals StepEvent(...).
+        ev = _new(StepEvent)
+        ev.__dict__.update(
+            index=int(get("index", 0)),
             t=t,
-            duration=float(rec.get("duration") or 0.0),
-            samples=rec.get("samples"),
-            tokens=rec.get("tokens"),
-            loss=rec.get("loss"),
-            mem=rec.get("mem"),
-            warmup=bool(rec.get("warmup")),
-            profiled=rec.get("profiled") is True,
+            duration=float(get("duration") or 0.0),
+            samples=get("samples"),
+            tokens=get("tokens"),
+            loss=get("loss"),
+            mem=get("mem"),
+            warmup=bool(get("warmup")),
+            kind="step",
+            profiled=get("profiled") is True,
         )
+        return ev
     if kind == "invalid":
         return Invalid(str(rec.get("reason", "")), str(rec.get("line", "")))
     data = {k: v for k, v in rec.items() if k not in ("w", "event", "t")}
@@ -78,30 +103,56 @@ class ReplaySession(Session):
         self.jump_to_end = jump_to_end
         self.recorded_config = config
         self.position = 0.0  # seconds of the recording played so far
-        self.duration = 0.0
-        self._records = self._load()
+        self.duration = 0.0  # known once loaded
+        self.loaded = False  # the records have been read (start() reads them)
+        self._records: list[tuple[float, int, dict]] = []
         self._play_task: asyncio.Task | None = None
 
-    def _load(self) -> list[tuple[float, int, dict]]:
+    def _read(self) -> tuple[list[tuple[float, int, dict]], dict[str, list[str]]]:
+        """The recorded events and samples in time order (ties in file order, events first),
+        and each workload's log lines. Touches no session state: it runs in a thread."""
         records: list[tuple[float, int, dict]] = []
-        for i, rec in enumerate(read_jsonl(self.run_path / "events.jsonl")):
+        append = records.append
+        i = 0
+        for rec in read_jsonl(self.run_path / "events.jsonl"):
             if isinstance(rec.get("w"), str) and isinstance(rec.get("event"), str):
-                records.append((float(rec.get("t") or 0.0), i, rec))
-        n = len(records)
-        for i, rec in enumerate(read_jsonl(self.run_path / "samples.jsonl")):
+                append((float(rec.get("t") or 0.0), i, rec))
+            i += 1
+        i = len(records)  # the samples' order keys start after the kept events' count
+        for rec in read_jsonl(self.run_path / "samples.jsonl"):
             if isinstance(rec.get("values"), dict):
-                records.append((float(rec.get("t") or 0.0), n + i, {"sample": rec}))
-        records.sort(key=lambda r: (r[0], r[1]))
+                append((float(rec.get("t") or 0.0), i, {"sample": rec}))
+            i += 1
+        records.sort(key=_TIME_ORDER)  # stable: equal keys keep file order, events first
+        logs: dict[str, list[str]] = {}
+        for w in self.workloads:
+            try:
+                logs[w.id] = (self.run_path / "logs" / f"{w.id}.log").read_text(errors="replace").splitlines()
+            except OSError:
+                pass
+        return records, logs
+
+    def _size(self) -> int:
+        total = 0
+        for name in ("events.jsonl", "samples.jsonl"):
+            try:
+                total += (self.run_path / name).stat().st_size
+            except OSError:
+                pass
+        return total
+
+    async def _load(self) -> None:
+        if self._size() > THREAD_LOAD_BYTES:
+            records, logs = await asyncio.to_thread(self._read)
+        else:
+            records, logs = self._read()
         if records:
             self.duration = records[-1][0] - records[0][0]
         for w in self.workloads:
-            log = self.run_path / "logs" / f"{w.id}.log"
-            try:
-                for line in log.read_text(errors="replace").splitlines():
-                    self._on_output(w, line)
-            except OSError:
-                pass
-        return records
+            for line in logs.get(w.id, ()):
+                self._on_output(w, line)
+        self._records = records
+        self.loaded = True
 
     def _apply(self, rec: dict) -> None:
         if "sample" in rec:
@@ -165,6 +216,7 @@ class ReplaySession(Session):
 
     async def start(self) -> None:
         self.started_at = time.time()
+        await self._load()
         self._play_task = asyncio.create_task(self._play())
         self._notify("session")
 

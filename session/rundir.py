@@ -124,19 +124,29 @@ class RunDir:
         self._files.clear()
 
 
+# json.loads(line) is this scanner (C) behind two Python-level wrappers and two regex
+# matches; a replay reads thousands of lines before its first complete frame, so
+# read_jsonl calls the scanner itself, with the same whitespace and extra-data rules.
+_SCAN = json.JSONDecoder().scan_once
+_JSON_SPACE = " \t\n\r"
+
+
 def read_jsonl(path: Path) -> list[dict]:
-    """Every complete, valid line of a JSON-lines file (a torn last line is skipped)."""
+    """Every complete line of a JSON-lines file that holds one JSON object (a torn last
+    line is skipped), as ``json.loads`` would read each line."""
     out = []
+    scan = _SCAN
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if not line.endswith("\n"):
                     break
+                text = line.strip(_JSON_SPACE)
                 try:
-                    obj = json.loads(line)
-                except ValueError:
+                    obj, end = scan(text, 0)
+                except (StopIteration, ValueError):  # StopIteration: no JSON value at all
                     continue
-                if isinstance(obj, dict):
+                if end == len(text) and isinstance(obj, dict):  # else: extra data, or not an object
                     out.append(obj)
     except FileNotFoundError:
         pass

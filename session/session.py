@@ -15,7 +15,6 @@ from collections.abc import Callable
 from fwtop import __version__
 from fwtop.probes import default_probes
 from fwtop.probes.base import Probe, Sample
-from fwtop.workloads.attached import make_runner
 from fwtop.workloads.events import Event, Invalid, StepEvent
 from fwtop.workloads.spec import WorkloadSpec
 
@@ -123,21 +122,22 @@ class Session:
                 w.reason = ""
             if w.state in (STARTING, COMPILING, STALLED):
                 w.state = RUNNING
-            self._record(
-                w.id,
-                "step",
-                ev.t,
-                {
-                    "index": ev.index,
-                    "duration": ev.duration,
-                    "samples": ev.samples,
-                    "tokens": ev.tokens,
-                    "loss": ev.loss,
-                    "mem": ev.mem,
-                    "warmup": ev.warmup,
-                    **({"profiled": True} if ev.profiled else {}),
-                },
-            )
+            if self.rundir is not None:  # (not recording, e.g. a replay: no record to build)
+                self._record(
+                    w.id,
+                    "step",
+                    ev.t,
+                    {
+                        "index": ev.index,
+                        "duration": ev.duration,
+                        "samples": ev.samples,
+                        "tokens": ev.tokens,
+                        "loss": ev.loss,
+                        "mem": ev.mem,
+                        "warmup": ev.warmup,
+                        **({"profiled": True} if ev.profiled else {}),
+                    },
+                )
             self._notify("step", w.id)
             return
         self._record(w.id, ev.kind, ev.t, ev.data)
@@ -232,6 +232,10 @@ class Session:
         w.state = STARTING
         w.started_at = time.time()
         w.last_progress = time.monotonic()
+        # Imported here, not with the session: it pulls psutil (for attached processes),
+        # which the dashboard does not need to draw its first frame.
+        from fwtop.workloads.attached import make_runner
+
         w.runner = make_runner(
             w.spec, lambda ev, w=w: self._on_event(w, ev), lambda line, w=w: self._on_output(w, line)
         )

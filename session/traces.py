@@ -13,7 +13,6 @@ Nothing here imports a framework.
 from __future__ import annotations
 
 import bisect
-import gzip
 import json
 import os
 import shutil
@@ -281,6 +280,8 @@ def load_events(path: str | os.PathLike) -> list[dict]:
         raise TraceError(f"cannot read {p}: {exc.strerror or exc}") from None
     if size > MAX_TRACE_BYTES:
         raise TraceError(f"{p} is {_fmt_bytes(size)}: too large to summarize here (open it in Perfetto)")
+    import gzip  # only a trace being summarized needs it, not the session
+
     try:
         with open(p, "rb") as f:
             head = f.read(2)

@@ -99,7 +99,7 @@ async def test_panel_draws_the_device_line_and_the_strip_shows_the_gpu(gpu_run):
     app = FwtopApp(ReplaySession(gpu_run, jump_to_end=True), chart_interval=0.1)
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.monotonic() + 30
-        while app.session.position < app.session.duration and time.monotonic() < deadline:
+        while not (app.session.loaded and app.session.position >= app.session.duration) and time.monotonic() < deadline:
             await pilot.pause(0.1)
         await pilot.pause(0.5)
         panel = app.query_one(WorkloadPanel)

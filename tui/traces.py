@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from fwtop.session.session import Session
 from fwtop.session.traces import DONE, Capture, TraceError, side_by_side, summarize_capture
 
 from .format import fmt_bytes
+
+# DataTable is imported when a traces screen is composed: the dashboard's first frame
+# does not show one (textual.widgets loads each widget's module on first use).
+if TYPE_CHECKING:
+    from textual.widgets import DataTable
 
 TOP_OPS = 25
 
@@ -70,6 +76,8 @@ class TracesScreen(Screen):
         self._version = -1
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import DataTable
+
         yield Static(self._where(), id="where")
         table = DataTable(id="captures", cursor_type="row", zebra_stripes=True)
         table.add_columns("workload", "kind", "steps", "size", "time", "state", "path")
@@ -94,7 +102,7 @@ class TracesScreen(Screen):
         if traces.version == self._version:
             return
         self._version = traces.version
-        table = self.query_one(DataTable)
+        table = self.query_one("#captures")
         row = table.cursor_row
         table.clear()
         for c in traces.captures:
@@ -115,7 +123,7 @@ class TracesScreen(Screen):
 
     def _selected(self) -> Capture | None:
         caps = self.session.traces.captures
-        row = self.query_one(DataTable).cursor_row
+        row = self.query_one("#captures").cursor_row
         return caps[row] if 0 <= row < len(caps) else None
 
     def action_summary(self) -> None:
@@ -160,6 +168,8 @@ class SummaryScreen(Screen):
         self.by = "by_self"
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import DataTable
+
         yield Static("reading the trace...", id="head")
         yield DataTable(id="ops", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -182,7 +192,7 @@ class SummaryScreen(Screen):
     def show(self) -> None:
         if not self.summaries:
             return
-        table = self.query_one(DataTable)
+        table = self.query_one("#ops")
         table.clear(columns=True)
         order = "self" if self.by == "by_self" else "total"
         if len(self.summaries) == 1:
