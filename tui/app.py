@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import threading
@@ -187,10 +186,6 @@ class FwtopApp(App):
         # not at the timers' next ticks.
         self._refresh_text()
         self._refresh_charts()
-        # What exists now (Textual's widgets and styles, a loaded recording) lives as long as
-        # the dashboard: keep it out of the cyclic garbage collector's full collections,
-        # which otherwise walk it again every few tens of seconds (50 ms each, measured).
-        gc.freeze()
         await self.session.wait()
         self._refresh_topbar()
 
