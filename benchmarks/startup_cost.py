@@ -9,7 +9,8 @@
 - replay loading: CPU time of reading RUN_DIR's records (``ReplaySession._read``) and of
   applying them all (a jump to the end), in a fresh interpreter each time;
 - with --frame, launch to the first complete frame of ``fwtop replay RUN_DIR --end`` in
-  tmux at 200x50 (benchmarks/tui_cost.py ``first_frame``, the same readiness test).
+  tmux at 200x50 (benchmarks/tui_cost.py ``first_frames``, the same readiness tests), and to the
+  frame that shows the whole recording.
 
 --other PATH measures a second fwtop tree as well, interleaved run by run (the machine
 may be noisy): PATH is a directory holding an ``fwtop`` package, e.g. one assembled from
@@ -23,6 +24,7 @@ the sources compiled (python -m compileall), or every run compiles them again.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -119,14 +121,14 @@ def main() -> None:
             add(f"{name}: replay apply CPU", apply)
             if args.frame:
                 pp = f"env PYTHONPATH={tree} " if tree else ""
-                add(
-                    f"{name}: first complete frame",
-                    tui_cost.first_frame(
-                        f"exec {pp}{sys.executable} -m fwtop replay {args.run_dir} --end",
-                        (200, 50),
-                        lambda s: "step time" in s and "median" in s and "q quit" in s and "host CPU" in s,
-                    ),
+                n = len(json.loads((args.run_dir / "config.json").read_text())["workloads"])
+                got = tui_cost.first_frames(
+                    f"exec {pp}{sys.executable} -m fwtop replay {args.run_dir} --end",
+                    (200, 50),
+                    tui_cost.fwtop_ready(n),
                 )
+                add(f"{name}: first complete frame", got["fwtop"])
+                add(f"{name}: recording shown", got["fwtop data"])
                 time.sleep(1.0)  # the killed dashboard's last collection ends before the next run
     for key, values in res.items():
         print(f"{key:34} median {statistics.median(values) * 1000:7.1f} ms   min {min(values) * 1000:7.1f} ms")

@@ -1,6 +1,6 @@
 """What the dashboard costs in a real terminal, against btop and htop, in one run.
 
-    python benchmarks/tui_cost.py [--run-dir RUN_DIR] [--seconds 30] [--size 200x50]
+    python benchmarks/tui_cost.py [--run-dir RUN_DIR] [--seconds 30] [--size 200x50] [--rounds 1]
 
 Each tool runs alone in a detached tmux session of the given size: fwtop replaying
 a recorded three-workload run at recorded speed (so no workload burns CPU
@@ -163,6 +163,15 @@ def compile_bytecode() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True, capture_output=True)
 
 
+def fwtop_ready(n: int) -> dict:
+    """The readiness tests of ``fwtop replay RUN --end`` with ``n`` workloads: ``fwtop``, the first
+    complete frame; ``fwtop data``, the frame showing the whole recording (every workload ended)."""
+    return {
+        "fwtop": lambda s: all(m in s for m in ("step time", "median", "q quit", "host", "^p palette")),
+        "fwtop data": lambda s: f"{n} workload(s), {n} ended" in s,
+    }
+
+
 def startup(run_dir: Path, size: tuple[int, int], repeats: int) -> dict[str, list[float]]:
     """Launch to first complete frame: fwtop (replay, jumped to the end) and a bare Textual app,
     both in tmux; and `python -c "import textual.app"` run directly. fwtop's first complete frame
@@ -179,14 +188,14 @@ def startup(run_dir: Path, size: tuple[int, int], repeats: int) -> dict[str, lis
         times["import"].append(time.monotonic() - t0)
         ready = {"bare": lambda s: "nothing changes" in s and "Quit" in s}
         times["bare"].append(first_frames(f"exec {sys.executable} {bare}", size, ready)["bare"])
-        ready = {
-            "fwtop": lambda s: all(m in s for m in ("step time", "median", "q quit", "host", "^p palette")),
-            "fwtop data": lambda s: f"{n} workload(s), {n} ended" in s,
-        }
-        got = first_frames(f"exec {sys.executable} -m fwtop replay {run_dir} --end", size, ready)
+        got = first_frames(f"exec {sys.executable} -m fwtop replay {run_dir} --end", size, fwtop_ready(n))
         for name, value in got.items():
             times[name].append(value)
     return times
+
+
+def ratio(a: dict, b: dict, key: str) -> float:
+    return a[key] / b[key] if b[key] else float("nan")
 
 
 def main() -> None:
@@ -199,6 +208,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--size", default="200x50")
     ap.add_argument("--startup-repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1, help="measure the four tools this many times, one after another")
+    ap.add_argument("--save-run", type=Path, default=None, help="keep the recorded run there (reuse with --run-dir)")
     args = ap.parse_args()
     size = tuple(int(x) for x in args.size.split("x"))
     for tool in ("tmux", "btop", "htop"):
@@ -211,33 +222,48 @@ def main() -> None:
         (btop_home / "btop").mkdir(parents=True)
         (btop_home / "btop" / "btop.conf").write_text("update_ms = 1000\n")
         env = {"TERM": os.environ.get("TERM", "xterm-256color")}
-        results = [
-            measure("fwtop", f"{sys.executable} -m fwtop replay {run_dir}", size, args.seconds, tmp, env),
-            measure("btop", "btop", size, args.seconds, tmp, {**env, "XDG_CONFIG_HOME": str(btop_home)}),
-            measure("htop", "htop -d 10", size, args.seconds, tmp, env),
-            measure(
-                "bare Textual app",
-                f"{sys.executable} {Path(__file__).with_name('bare_textual_app.py')}",
-                size,
-                args.seconds,
-                tmp,
-                env,
-            ),
+        if args.save_run:
+            shutil.copytree(run_dir, args.save_run, dirs_exist_ok=True)
+        tools = [
+            ("fwtop", f"{sys.executable} -m fwtop replay {run_dir}", env),
+            ("btop", "btop", {**env, "XDG_CONFIG_HOME": str(btop_home)}),
+            ("htop", "htop -d 10", env),
+            ("bare Textual app", f"{sys.executable} {Path(__file__).with_name('bare_textual_app.py')}", env),
+        ]
+        rounds = [
+            [measure(name, command, size, args.seconds, tmp, tool_env) for name, command, tool_env in tools]
+            for _ in range(args.rounds)
         ]
         start = startup(run_dir, size, args.startup_repeats)
-    btop = next(r for r in results if r["tool"] == "btop")
     print(
-        f"tmux {size[0]}x{size[1]}, {args.seconds:.0f} s after an {WARMUP_S:.0f} s warm-up, one tool at a time; "
-        f"fwtop replays a recorded torch + jax + tensorflow {args.model} run (3 panels) at recorded speed.\n"
+        f"tmux {size[0]}x{size[1]}, {args.seconds:.0f} s after an {WARMUP_S:.0f} s warm-up, one tool at a time, "
+        f"{args.rounds} round(s); fwtop replays a recorded torch + jax + tensorflow {args.model} run (3 panels) "
+        "at recorded speed.\n"
     )
+    if args.rounds > 1:
+        print("| round | fwtop CPU % | btop CPU % | CPU vs btop | fwtop bytes/s | btop bytes/s | bytes vs btop |")
+        print("|---|---|---|---|---|---|---|")
+        for k, results in enumerate(rounds, 1):
+            fw, bt = results[0], results[1]
+            print(
+                f"| {k} | {fw['cpu_percent']:.2f} | {bt['cpu_percent']:.2f} | {ratio(fw, bt, 'cpu_percent'):.2f}x | "
+                f"{fw['bytes_per_s']:,.0f} | {bt['bytes_per_s']:,.0f} | {ratio(fw, bt, 'bytes_per_s'):.2f}x |"
+            )
+        print(f"\nMedians of the {args.rounds} rounds:\n")
+    results = [
+        {
+            "tool": name,
+            **{key: statistics.median(r[i][key] for r in rounds) for key in ("cpu_percent", "bytes_per_s", "rss_mib")},
+        }
+        for i, (name, _, _) in enumerate(tools)
+    ]
+    btop = results[1]
     print("| tool | CPU % of one core | bytes/s to the terminal | RSS MiB | CPU vs btop | bytes vs btop |")
     print("|---|---|---|---|---|---|")
     for r in results:
-        cpu_ratio = r["cpu_percent"] / btop["cpu_percent"] if btop["cpu_percent"] else float("nan")
-        byte_ratio = r["bytes_per_s"] / btop["bytes_per_s"] if btop["bytes_per_s"] else float("nan")
         print(
             f"| {r['tool']} | {r['cpu_percent']:.2f} | {r['bytes_per_s']:,.0f} | {r['rss_mib']:.0f} | "
-            f"{cpu_ratio:.2f}x | {byte_ratio:.2f}x |"
+            f"{ratio(r, btop, 'cpu_percent'):.2f}x | {ratio(r, btop, 'bytes_per_s'):.2f}x |"
         )
     fw, data, imp, bare = (statistics.median(start[k]) for k in ("fwtop", "fwtop data", "import", "bare"))
     print(

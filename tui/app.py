@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,8 +26,8 @@ from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 from .traces import TracesScreen, capture_badge, capture_notice
 
-TEXT_INTERVAL = 0.5  # seconds between text refreshes
-CHART_INTERVAL = 1.0  # seconds between chart refreshes
+TEXT_INTERVAL = 0.5  # seconds between refreshes of states, badges and the log
+CHART_INTERVAL = 1.0  # seconds between refreshes of the numbers: charts, statistics, device strip
 EXIT_WATCHDOG_S = 5.0  # after a hang-up, fwtop exits hard if a clean exit takes longer
 
 
@@ -160,8 +161,8 @@ class FwtopApp(App):
         self._install_signal_handlers()
         self._select(0)
         self._refresh_topbar()  # in the first frame already
-        self.set_interval(TEXT_INTERVAL, self._refresh_text)
-        self.set_interval(self.chart_interval, self._refresh_charts)
+        self._charts_due = 0.0
+        self.set_interval(min(TEXT_INTERVAL, self.chart_interval), self._tick)
         self.session.listeners.append(self._on_session)
         drawn = asyncio.Event()  # the dashboard's first frame is on screen
         self.call_after_refresh(drawn.set)
@@ -200,6 +201,17 @@ class FwtopApp(App):
         text = f"fwtop  {len(s.workloads)} workload(s), {ended} ended   {where}   ? help  q quit"
         self._fixed_widget("#topbar").set_lines([text])  # repaints only on change
 
+    def _tick(self) -> None:
+        """One timer for everything: states, badges and the log at the text rate; the numbers
+        (charts, statistics, the device strip, the replay position) at the chart rate, in the
+        same frame as the text when both are due (one frame a second while only numbers change)."""
+        now = time.monotonic()
+        with self.batch_update():
+            self._refresh_text()
+            if now >= self._charts_due:
+                self._charts_due = now + self.chart_interval - 0.05  # timer jitter
+                self._refresh_charts()
+
     def _refresh_text(self) -> None:
         with self.batch_update():
             for panel in self.panels:
@@ -207,9 +219,7 @@ class FwtopApp(App):
                 badge = capture_badge(self.session, panel.wid)
                 if panel.border_subtitle != badge:
                     panel.border_subtitle = badge
-            self._refresh_topbar()
             self._refresh_log()
-            self._fixed_widget("#devices").refresh_text()
 
     def _fixed_widget(self, selector: str):
         widget = self._fixed.get(selector)
@@ -221,6 +231,8 @@ class FwtopApp(App):
         with self.batch_update():
             for panel in self.panels:
                 panel.refresh_charts()
+            self._refresh_topbar()
+            self._fixed_widget("#devices").refresh_text()
 
     # -- selection, zoom, log ---------------------------------------------------------
 
