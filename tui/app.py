@@ -159,6 +159,13 @@ class FwtopApp(App):
         if self.theme_errors:
             self.notify("\n".join(self.theme_errors), title="Theme files skipped", severity="warning", timeout=15)
         self._install_signal_handlers()
+        # The width's layout class now, so the first frame has it (Textual sets it on the
+        # first Resize event, after that frame: a narrow terminal would get a wide frame first).
+        width = self.size.width
+        for minimum, name in reversed(self.HORIZONTAL_BREAKPOINTS):
+            if width >= minimum:
+                self.screen.update_classes({n: n == name for _, n in self.HORIZONTAL_BREAKPOINTS})
+                break
         self._select(0)
         self._refresh_topbar()  # in the first frame already
         self._charts_due = 0.0
