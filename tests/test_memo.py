@@ -99,7 +99,9 @@ async def test_a_panel_rebuilds_only_the_lines_that_changed() -> None:
         body = panel.body
         crop = body.region.reset_offset
         first, again = body.render_lines(crop), body.render_lines(crop)
-        assert len(first) == body.size.height and all(a is b for a, b in zip(first, again, strict=True))  # nothing changed
+        assert len(first) == body.size.height and all(
+            a is b for a, b in zip(first, again, strict=True)
+        )  # nothing changed
         before = dict(body._strips)
         assert panel.part_text("state") == "finished" and len(before) > 10
 
@@ -111,3 +113,33 @@ async def test_a_panel_rebuilds_only_the_lines_that_changed() -> None:
         after = body._strips
         rebuilt = [y for y in before if after.get(y) is not before[y]]
         assert rebuilt == [1]  # the state line only; title, charts and stats kept their strips
+
+
+async def test_a_theme_change_recolours_the_panels_and_the_keys_line() -> None:
+    from pathlib import Path
+
+    from fwtop.session.replay import ReplaySession
+    from fwtop.tui.app import FwtopApp
+    from fwtop.tui.keybar import KeyBar
+    from fwtop.tui.panel import WorkloadPanel
+
+    fixture = Path(__file__).resolve().parent / "data" / "replay-three"
+    app = FwtopApp(ReplaySession(fixture, jump_to_end=True), chart_interval=0.1)
+    async with app.run_test(size=(200, 50)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if all(w.ended for w in app.session.workloads):
+                break
+        await pilot.pause(0.3)
+        body = app.query(WorkloadPanel)[0].body
+        bar = app.query_one(KeyBar)
+
+        def styles(widget) -> list:
+            crop = widget.region.reset_offset
+            return [seg.style for strip in widget.render_lines(crop) for seg in strip]
+
+        before_body, before_bar = styles(body), styles(bar)
+        app.theme = "fwtop-light"
+        await pilot.pause(0.3)
+        assert styles(body) != before_body and styles(bar) != before_bar
+        assert "step time" in screen_text(app)
