@@ -193,6 +193,7 @@ class WorkloadPanel(FrameMemo, Widget):
         self._chart_version = -1
         self._parts: dict[str, list[Line]] = {name: [] for name in self.PARTS}
         self._charts: dict[str, tuple] = {}  # part -> what its chart shows (drawn at the body's width)
+        self._charts_width = -1  # the width the chart parts were drawn for
         self.body = PanelBody(self)
 
     @property
@@ -332,6 +333,7 @@ class WorkloadPanel(FrameMemo, Widget):
             self._charts["util"] = ("cpu % (process tree)", caption, cpu, None)
 
     def _draw_charts(self, width: int) -> None:
+        self._charts_width = width
         for name, chart in self._charts.items():
             if chart[0] == "lines":
                 self._parts[name] = lines_chart(chart[1], chart[2], name, width, self.CHART_ROWS)
@@ -352,9 +354,11 @@ class WorkloadPanel(FrameMemo, Widget):
         self.body.set_rows(self._layout_rows())
 
     def rows_for_width(self, width: int) -> list[Line]:
-        """The lines with the charts drawn again for ``width`` (the body was resized)."""
-        self._chart_data(width)
-        self._draw_charts(width)
+        """The lines with the charts for ``width`` (the body was resized), drawn again unless
+        refresh_charts has just drawn them for that width."""
+        if width != self._charts_width:
+            self._chart_data(width)
+            self._draw_charts(width)
         return self._layout_rows()
 
 
