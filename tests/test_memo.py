@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
@@ -79,22 +82,27 @@ async def test_a_theme_change_recolours_memoised_and_direct_lines() -> None:
         assert box.render_lines(box_crop)[0] is not border_old
 
 
-async def test_a_panel_rebuilds_only_the_lines_that_changed() -> None:
-    from pathlib import Path
+@contextlib.asynccontextmanager
+async def replayed_dashboard():
+    """The dashboard at 200x50 over tests/data/replay-three, the recording applied and drawn."""
+    from conftest import pilot_wait_for
 
     from fwtop.session.replay import ReplaySession
-    from fwtop.session.session import PAUSED
     from fwtop.tui.app import FwtopApp
-    from fwtop.tui.panel import WorkloadPanel
 
     fixture = Path(__file__).resolve().parent / "data" / "replay-three"
     app = FwtopApp(ReplaySession(fixture, jump_to_end=True), chart_interval=0.1)
     async with app.run_test(size=(200, 50)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if all(w.ended for w in app.session.workloads):
-                break
+        await pilot_wait_for(pilot, lambda: all(w.ended for w in app.session.workloads), 5, "the recording applied")
         await pilot.pause(0.3)
+        yield app, pilot
+
+
+async def test_a_panel_rebuilds_only_the_lines_that_changed() -> None:
+    from fwtop.session.session import PAUSED
+    from fwtop.tui.panel import WorkloadPanel
+
+    async with replayed_dashboard() as (app, pilot):
         panel = app.query(WorkloadPanel)[0]
         body = panel.body
         crop = body.region.reset_offset
@@ -116,21 +124,10 @@ async def test_a_panel_rebuilds_only_the_lines_that_changed() -> None:
 
 
 async def test_a_theme_change_recolours_the_panels_and_the_keys_line() -> None:
-    from pathlib import Path
-
-    from fwtop.session.replay import ReplaySession
-    from fwtop.tui.app import FwtopApp
     from fwtop.tui.keybar import KeyBar
     from fwtop.tui.panel import WorkloadPanel
 
-    fixture = Path(__file__).resolve().parent / "data" / "replay-three"
-    app = FwtopApp(ReplaySession(fixture, jump_to_end=True), chart_interval=0.1)
-    async with app.run_test(size=(200, 50)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if all(w.ended for w in app.session.workloads):
-                break
-        await pilot.pause(0.3)
+    async with replayed_dashboard() as (app, pilot):
         body = app.query(WorkloadPanel)[0].body
         bar = app.query_one(KeyBar)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYTHON, REPO, TINY, needs, run_fwtop
+from conftest import PYTHON, REPO, TINY, needs, pilot_wait_for, run_fwtop
 
 from fwtop.session import pyspy
 
@@ -217,14 +217,6 @@ def test_dump_and_record_a_reference_workload(tmp_path):
     assert any(f["name"] == "run" and f.get("file", "").endswith("reference.py") for f in frames)
 
 
-async def _wait_for(pilot, cond, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
-
-
 @needs("torch")
 async def test_d_and_s_keys_in_the_dashboard(tmp_path):
     from textual.widgets import Input
@@ -239,15 +231,15 @@ async def test_d_and_s_keys_in_the_dashboard(tmp_path):
     app = FwtopApp(session, chart_interval=0.25)
     async with app.run_test(size=(160, 50)) as pilot:
         w = session.workloads[0]
-        await _wait_for(pilot, lambda: session.timeline.steps(w.id).count >= 3, what="steps")
+        await pilot_wait_for(pilot, lambda: session.timeline.steps(w.id).count >= 3, what="steps")
 
         await pilot.press("d")
-        await _wait_for(pilot, lambda: isinstance(app.screen, PySpyDumpScreen) and app.screen.text, 60, "dump")
+        await pilot_wait_for(pilot, lambda: isinstance(app.screen, PySpyDumpScreen) and app.screen.text, 60, "dump")
         text = app.screen.text
         assert f"Process {w.runner.pid}" in text and "reference.py" in text and "fw_torch.py" in text
         await pilot.press("r")  # dump again: still a dump of the same process
         await pilot.pause(0.5)
-        await _wait_for(pilot, lambda: f"Process {w.runner.pid}" in app.screen.text, 60, "second dump")
+        await pilot_wait_for(pilot, lambda: f"Process {w.runner.pid}" in app.screen.text, 60, "second dump")
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, PySpyDumpScreen)
@@ -257,9 +249,9 @@ async def test_d_and_s_keys_in_the_dashboard(tmp_path):
         assert isinstance(app.screen, RecordOptionsScreen)
         app.screen.query_one("#duration", Input).value = "1"
         await pilot.click("#record")
-        await _wait_for(pilot, lambda: len(app.pyspy_recordings) == 1, 60, "first recording")
+        await pilot_wait_for(pilot, lambda: len(app.pyspy_recordings) == 1, 60, "first recording")
         await pilot.press("s")  # the same options again, a new file
-        await _wait_for(pilot, lambda: len(app.pyspy_recordings) == 2, 60, "second recording")
+        await pilot_wait_for(pilot, lambda: len(app.pyspy_recordings) == 2, 60, "second recording")
         first, second = app.pyspy_recordings
         assert first != second and first.parent == second.parent == session.rundir.path / "pyspy"
         for path in (first, second):
@@ -282,9 +274,9 @@ async def test_attach_in_the_dashboard_with_d(torch_script, tmp_path):
     app = FwtopApp(session, chart_interval=0.25)
     async with app.run_test(size=(160, 50)) as pilot:
         w = session.workloads[0]
-        await _wait_for(pilot, lambda: w.state == RUNNING and session.timeline.latest("host", w.id), 60, "samples")
+        await pilot_wait_for(pilot, lambda: w.state == RUNNING and session.timeline.latest("host", w.id), 60, "samples")
         await pilot.press("d")
-        await _wait_for(pilot, lambda: isinstance(app.screen, PySpyDumpScreen) and app.screen.text, 60, "dump")
+        await pilot_wait_for(pilot, lambda: isinstance(app.screen, PySpyDumpScreen) and app.screen.text, 60, "dump")
         assert "train_forever" in app.screen.text
         await pilot.press("escape")
         await pilot.press("q")
@@ -303,7 +295,7 @@ async def test_d_and_s_on_an_ended_workload_say_why(tmp_path):
     app = FwtopApp(session, chart_interval=0.25)
     async with app.run_test(size=(160, 50)) as pilot:
         w = session.workloads[0]
-        await _wait_for(pilot, lambda: w.state in ENDED, 60, "the end")
+        await pilot_wait_for(pilot, lambda: w.state in ENDED, 60, "the end")
         await pilot.press("d", "s")
         await pilot.pause(0.3)
         assert not isinstance(app.screen, PySpyDumpScreen)

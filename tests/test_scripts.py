@@ -36,6 +36,15 @@ def reported_steps(text: str) -> int:
     return int(m.group(1))
 
 
+def check_stopped_after(proc, run_dir, steps: int, absent: str) -> None:
+    """``--steps`` ended the script cleanly after ``steps`` steps; ``absent`` is not in its log."""
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert len(events(run_dir, "step")) == steps
+    assert events(run_dir, "bye")[-1]["reason"] == "done"
+    log = run_dir / "logs" / "w0.log"
+    assert not log.exists() or absent not in log.read_text()
+
+
 def check_steps(proc, run_dir, source):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = (run_dir / "logs" / "w0.log").read_text()
@@ -118,11 +127,7 @@ def test_jax_optax_loop_inside_jit(tmp_path):
 def test_steps_flag_stops_a_jitted_jax_loop_cleanly(tmp_path):
     """The stop is raised in the host callback inside jit and passes through XLA to the script."""
     proc, run_dir = run_script(tmp_path, "jax_optax.py", "500", opts=("--steps", "3"))
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert len(events(run_dir, "step")) == 3
-    assert events(run_dir, "bye")[-1]["reason"] == "done"
-    log = run_dir / "logs" / "w0.log"
-    assert not log.exists() or "StopScript" not in log.read_text()
+    check_stopped_after(proc, run_dir, 3, "StopScript")
 
 
 def test_explicit_api(tmp_path):
@@ -192,11 +197,7 @@ def test_exit_status_comes_through(tmp_path):
 @needs("torch")
 def test_steps_flag_stops_the_script_at_a_step_boundary(tmp_path):
     proc, run_dir = run_script(tmp_path, "torch_adam.py", "50", opts=("--steps", "4"))
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert len(events(run_dir, "step")) == 4
-    assert events(run_dir, "bye")[-1]["reason"] == "done"
-    log = run_dir / "logs" / "w0.log"
-    assert not log.exists() or "optimizer steps" not in log.read_text()  # it never reached its end
+    check_stopped_after(proc, run_dir, 4, "optimizer steps")  # it never reached its end
 
 
 def test_missing_script_is_one_line_exit_2(tmp_path):
