@@ -47,7 +47,7 @@ class KeyBar(DirectLines, Widget):
 
     @property
     def text(self) -> str:
-        """The line as shown (for tests and the help screen's checks)."""
+        """The line as shown (what tests read)."""
         return self.render_line(0).text
 
     def on_mount(self) -> None:

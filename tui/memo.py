@@ -2,8 +2,8 @@
 
 Textual's compositor asks every widget that overlaps the frame's dirty area for
 its lines, changed or not. The dashboard's frame (once a second: charts, stats,
-the top bar) spans most of the screen, so a panel's border, title and state
-line, and the containers around them, were each styled again per frame:
+the top bar) spans most of the screen, so a panel's border and the containers
+around it were each styled again per frame:
 widget geometry, background blending, theme lookups, line filters, and a walk
 over their cached lines, for nothing.
 
