@@ -1,5 +1,5 @@
 """python -m fwtop"""
 
-from fwtop.tui.cli import main
+from fwtop.tui.launch import main
 
 raise SystemExit(main())

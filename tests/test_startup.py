@@ -92,3 +92,58 @@ def test_frameworks_of_this_interpreter_are_found_as_a_child_would_find_them(tmp
         )
         here, child = json.loads(out.stdout)
         assert here == child == want
+
+
+FIXTURE = REPO / "tests" / "data" / "replay-three"
+
+HEADLESS_RUN = """
+import gc, json, sys
+import fwtop.tui.headless as headless
+from fwtop.tui import launch
+seen = []
+table = headless.comparison_table
+def spy(summary):  # called with the replayed summary, while the command works
+    seen.append(gc.isenabled())
+    return table(summary)
+headless.comparison_table = spy
+status = launch.main(["replay", sys.argv[1]])  # stdout is a pipe: the headless report
+print(json.dumps({"status": status, "during": seen, "after": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_the_launcher_pauses_the_collector_only_for_start_up():
+    """tui/launch.py turns the garbage collector off before fwtop's imports; a command without
+    the dashboard turns it back on as soon as it knows (before it does its work)."""
+    out = subprocess.run(
+        [PYTHON, "-c", HEADLESS_RUN, str(FIXTURE)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["status"] == 0 and got["during"] == [True] and got["after"] is True
+    assert got["frozen"] > 10_000  # start-up's objects were moved out of the collector's way
+
+
+async def test_the_dashboard_turns_the_collector_back_on_after_its_start():
+    """As launched (collector off), the dashboard turns it back on once its first frame and its
+    session's start are done; what start-up built is frozen."""
+    import gc
+
+    from conftest import pilot_wait_for
+
+    from fwtop.session.replay import ReplaySession
+    from fwtop.tui.app import FwtopApp
+
+    app = FwtopApp(ReplaySession(FIXTURE, jump_to_end=True))
+    gc.disable()
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot_wait_for(pilot, gc.isenabled, 10, "the collector back on")
+            assert all(w.ended for w in app.session.workloads)  # the session had started
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
+        gc.unfreeze()

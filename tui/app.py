@@ -20,6 +20,7 @@ from fwtop.session.session import ENDED, PAUSED, Session
 
 from .devices import device_lines
 from .keybar import KeyBar
+from .launch import resume_gc
 from .lines import TextLines
 from .memo import FrameMemo
 from .panel import WorkloadPanel
@@ -188,12 +189,15 @@ class FwtopApp(App):
         # or load the recording: the engineer sees fwtop at once, and the children's start-up
         # does not compete with the first frame for the CPU.
         await drawn.wait()
-        await self.session.start()
-        await asyncio.sleep(0)  # let a replay that jumps to its end apply its records
-        # Show what start-up brought (a replay jumped to its end, the first samples) now,
-        # not at the timers' next ticks.
-        self._refresh_text()
-        self._refresh_charts()
+        try:
+            await self.session.start()
+            await asyncio.sleep(0)  # let a replay that jumps to its end apply its records
+            # Show what start-up brought (a replay jumped to its end, the first samples) now,
+            # not at the timers' next ticks.
+            self._refresh_text()
+            self._refresh_charts()
+        finally:
+            resume_gc()  # paused by the launcher for the start-up (tui/launch.py)
         await self.session.wait()
         self._refresh_topbar()
 

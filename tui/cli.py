@@ -16,6 +16,8 @@ from fwtop import __version__
 from fwtop.workloads.child import common, models
 from fwtop.workloads.errors import UserError
 
+from .launch import resume_gc
+
 COMMANDS = ("compare", "run", "attach", "devices", "replay")
 
 DESCRIPTION = """\
@@ -277,8 +279,12 @@ def check_theme(name: str | None) -> None:
 
 
 def use_dashboard(args) -> bool:
-    """The dashboard needs a terminal; --headless, --json or a pipe get the headless report."""
-    return not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+    """The dashboard needs a terminal; --headless, --json or a pipe get the headless report.
+    Without the dashboard the garbage collector, paused for start-up, is back on at once."""
+    dashboard = not (args.headless or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+    if not dashboard:
+        resume_gc()
+    return dashboard
 
 
 def _probes(args, config_intervals: dict | None = None) -> list:
