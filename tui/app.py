@@ -132,10 +132,18 @@ class FwtopApp(App):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # The width's layout class before the widgets are styled: the first frame has it
+        # (Textual sets it on the first Resize event, after that frame: a narrow terminal
+        # would get a wide frame first), and setting it later would style every widget again.
+        width = self.size.width
+        for minimum, name in reversed(self.HORIZONTAL_BREAKPOINTS):
+            if width >= minimum:
+                self.screen.update_classes({n: n == name for _, n in self.HORIZONTAL_BREAKPOINTS})
+                break
         yield TextLines(["fwtop"], id="topbar")
         with PanelRow(id="panels"):
-            for w in self.session.workloads:
-                yield WorkloadPanel(self.session, w.id)
+            for i, w in enumerate(self.session.workloads):
+                yield WorkloadPanel(self.session, w.id, classes="-selected" if i == self.selected else None)
         with Vertical(id="logbox"):
             yield Static("", id="logtitle")
             # Not focusable: the dashboard's keys (arrows, tab, end) must reach the app.
@@ -160,13 +168,6 @@ class FwtopApp(App):
         if self.theme_errors:
             self.notify("\n".join(self.theme_errors), title="Theme files skipped", severity="warning", timeout=15)
         self._install_signal_handlers()
-        # The width's layout class now, so the first frame has it (Textual sets it on the
-        # first Resize event, after that frame: a narrow terminal would get a wide frame first).
-        width = self.size.width
-        for minimum, name in reversed(self.HORIZONTAL_BREAKPOINTS):
-            if width >= minimum:
-                self.screen.update_classes({n: n == name for _, n in self.HORIZONTAL_BREAKPOINTS})
-                break
         self._select(0)
         self._refresh_topbar()  # in the first frame already
         self._charts_due = 0.0

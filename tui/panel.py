@@ -185,8 +185,8 @@ class WorkloadPanel(FrameMemo, Widget):
     CHART_ROWS = 5  # a chart: its title line and 4 rows of braille cells
     STATS_ROWS = 6
 
-    def __init__(self, session: Session, wid: str) -> None:
-        super().__init__(id=f"panel-{wid}")
+    def __init__(self, session: Session, wid: str, classes: str | None = None) -> None:
+        super().__init__(id=f"panel-{wid}", classes=classes)
         self.session = session
         self.wid = wid
         self._text_key: tuple | None = None
