@@ -4,6 +4,7 @@ import asyncio
 
 import psutil
 from conftest import needs, pilot_wait_for, tiny_torch
+from textual.widgets import Static
 
 from fwtop.session.session import ENDED, PAUSED, RUNNING, STOPPED, Session
 from fwtop.tui.app import FwtopApp, HelpScreen
@@ -49,9 +50,17 @@ async def test_every_key(tmp_path):
         await pilot.press("space")
         await pilot_wait_for(pilot, lambda: a.state == RUNNING, 30, "resumed")
 
+        assert not app.query("#logbox")  # the log view is mounted when first shown
         await pilot.press("l")
         await pilot.pause(0.6)
         assert app.query_one("#logbox").display
+        assert str(app.query_one("#logtitle", Static).render()) == f"log of {a.label} (stdout and stderr)"
+        await pilot.press("l")
+        await pilot.pause()
+        assert not app.query_one("#logbox").display
+        await pilot.press("l")
+        await pilot.pause()
+        assert app.query_one("#logbox").display and len(app.query("#logbox")) == 1
 
         await pilot.press("question_mark")
         await pilot.pause()

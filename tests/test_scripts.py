@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PYTHON, REPO, needs, run_fwtop
+from textual.widgets import Log
 
 SCRIPTS = REPO / "tests" / "scripts"
 
@@ -384,6 +385,8 @@ async def test_script_in_the_dashboard(tmp_path):
         await pilot.press("l")
         await pilot.pause(0.6)
         assert any("optimizer steps: 6" in line for line in w.log)
+        shown = app.query_one("#log", Log).lines  # the log view shows the script's output
+        assert any("optimizer steps: 6" in line for line in shown), shown[-5:]
         await pilot.press("q")
 
 

@@ -124,6 +124,7 @@ class FwtopApp(App):
         self._quitting = False
         self._log_shown: dict[str, int] = {}
         self._log_wid: str | None = None
+        self._logbox: tuple[Vertical, Static, Log] | None = None  # the log view, its title and log
         self._panels: list[WorkloadPanel] | None = None
         self.pyspy_options = None  # tui/pyspy.py RecordOptions, set on first use
         self.pyspy_recordings: list = []  # paths of this session's py-spy recordings
@@ -144,12 +145,6 @@ class FwtopApp(App):
         with PanelRow(id="panels"):
             for i, w in enumerate(self.session.workloads):
                 yield WorkloadPanel(self.session, w.id, classes="-selected" if i == self.selected else None)
-        with Vertical(id="logbox"):
-            yield Static("", id="logtitle")
-            # Not focusable: the dashboard's keys (arrows, tab, end) must reach the app.
-            log = Log(id="log", max_lines=2000)
-            log.can_focus = False
-            yield log
         yield DeviceStrip(self.session)
         yield KeyBar()
 
@@ -268,21 +263,28 @@ class FwtopApp(App):
     def action_zoom(self) -> None:
         self.main.query_one("#panels").toggle_class("-zoom")
 
-    def action_log(self) -> None:
-        self.main.query_one("#logbox").toggle_class("-shown")
+    async def action_log(self) -> None:
+        if self._logbox is None:  # mounted the first time it is shown: start-up does without it
+            title = Static("", id="logtitle")
+            # Not focusable: the dashboard's keys (arrows, tab, end) must reach the app.
+            log = Log(id="log", max_lines=2000)
+            log.can_focus = False
+            self._logbox = (Vertical(title, log, id="logbox"), title, log)
+            await self.main.mount(self._logbox[0], before=self.main.query_one(DeviceStrip))
+        self._logbox[0].toggle_class("-shown")
         self._refresh_log()
 
     def _refresh_log(self) -> None:
         wid = self.selected_wid
-        if wid is None or not self.main.query_one("#logbox").has_class("-shown"):
+        if wid is None or self._logbox is None or not self._logbox[0].has_class("-shown"):
             return
+        _, title, log = self._logbox
         w = self.session.get(wid)
-        log = self.main.query_one("#log", Log)
         if wid != self._log_wid:
             log.clear()
             self._log_wid = wid
             self._log_shown[wid] = w.log_count - len(w.log)
-            self.main.query_one("#logtitle", Static).update(f"log of {w.label} (stdout and stderr)")
+            title.update(f"log of {w.label} (stdout and stderr)")
         new = w.log_count - self._log_shown.get(wid, 0)
         if new > 0:
             lines = list(w.log)[-min(new, len(w.log)) :]
