@@ -171,7 +171,7 @@ def theme_from_toml(path: Path) -> Theme:
     if not isinstance(variables, dict):
         problems.append(f"variables: expected a table ([variables]), got {type_name(variables)}")
         variables = {}
-    known = _textual_variables()
+    known = _textual_variables() if variables else {}
     for key, value in variables.items():
         where = f"variables.{key}"
         if key not in known:
