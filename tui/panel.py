@@ -57,34 +57,32 @@ class PanelBody(DirectLines, Widget):
     last frame (FrameMemo); the body's changed lines reach the terminal without the
     border's columns."""
 
-    COMPONENT_CLASSES = {
-        "panelbody--title",
-        "panelbody--state",
-        "panelbody--state-failed",
-        "panelbody--state-running",
-        "panelbody--state-paused",
-        "panelbody--step",
-        "panelbody--mem",
-        "panelbody--util",
-        "panelbody--s0",
-        "panelbody--s1",
-        "panelbody--s2",
-        "panelbody--tail",
+    # A line's parts name what they show; each is drawn in one of a few colours (component
+    # classes are styled per widget at every style pass: fewer of them, a faster start).
+    COLOURS = {
+        "title": "title",
+        "state": "muted",
+        "state-failed": "error",
+        "state-running": "success",
+        "state-paused": "warning",
+        "step": "accent",
+        "mem": "secondary",
+        "util": "success",
+        "s0": "secondary",
+        "s1": "warning",
+        "s2": "success",
+        "tail": "muted",
     }
+    COMPONENT_CLASSES = {f"panelbody--{colour}" for colour in set(COLOURS.values())}
     DEFAULT_CSS = """
     PanelBody { height: 1fr; width: 1fr; }
     PanelBody > .panelbody--title { text-style: bold; }
-    PanelBody > .panelbody--state { color: $text-muted; }
-    PanelBody > .panelbody--state-failed { color: $error; text-style: bold; }
-    PanelBody > .panelbody--state-running { color: $success; }
-    PanelBody > .panelbody--state-paused { color: $warning; }
-    PanelBody > .panelbody--step { color: $accent; }
-    PanelBody > .panelbody--mem { color: $secondary; }
-    PanelBody > .panelbody--util { color: $success; }
-    PanelBody > .panelbody--s0 { color: $secondary; }
-    PanelBody > .panelbody--s1 { color: $warning; }
-    PanelBody > .panelbody--s2 { color: $success; }
-    PanelBody > .panelbody--tail { color: $text-muted; }
+    PanelBody > .panelbody--muted { color: $text-muted; }
+    PanelBody > .panelbody--error { color: $error; text-style: bold; }
+    PanelBody > .panelbody--success { color: $success; }
+    PanelBody > .panelbody--warning { color: $warning; }
+    PanelBody > .panelbody--accent { color: $accent; }
+    PanelBody > .panelbody--secondary { color: $secondary; }
     """
 
     def __init__(self, panel: WorkloadPanel) -> None:
@@ -131,7 +129,9 @@ class PanelBody(DirectLines, Widget):
         style = self._styles.get(key)
         if style is None:
             part, head = (key[:-5], True) if key.endswith("-head") else (key, False)
-            style = self.rich_style if part == "text" else self.get_component_rich_style(f"panelbody--{part}")
+            style = (
+                self.rich_style if part == "text" else self.get_component_rich_style(f"panelbody--{self.COLOURS[part]}")
+            )
             if head:
                 style += Style(bold=True)
             self._styles[key] = style
