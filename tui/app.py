@@ -117,7 +117,15 @@ class FwtopApp(App):
         themes, self.theme_errors = load_themes()
         for t in themes:
             self.register_theme(t)
-        self.theme = theme if theme in self.available_themes else DEFAULT_THEME
+        name = theme if theme in self.available_themes else DEFAULT_THEME
+        if self.get_theme(name).dark == self.current_theme.dark:
+            # Textual reads the stylesheets with the theme when the app starts: set it quietly
+            # now (setting App.theme would parse every stylesheet again, at start-up).
+            self.set_reactive(App.theme, name)
+            self.stylesheet.set_variables(self.get_css_variables())
+            self.add_class(f"-theme-{name}", update=False)  # as App.theme's watcher does
+        else:  # a light theme: the watcher also switches Textual's ANSI colours
+            self.theme = name
         self.session = session
         self.chart_interval = chart_interval
         self.selected = 0
