@@ -25,7 +25,6 @@ from .lines import TextLines
 from .memo import FrameMemo
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
-from .traces import TracesScreen, capture_badge, capture_notice
 
 TEXT_INTERVAL = 0.5  # seconds between refreshes of states, badges and the log
 CHART_INTERVAL = 1.0  # seconds between refreshes of the numbers: charts, statistics, device strip
@@ -184,6 +183,8 @@ class FwtopApp(App):
         if kind == "warning":
             self.notify(self.session.warnings[-1], severity="warning", timeout=20)
         elif kind == "trace" and wid is not None:
+            from .traces import capture_notice
+
             notice = capture_notice(self.session, wid)
             if notice is not None:
                 self.notify(notice[0], severity=notice[1], timeout=10)
@@ -228,6 +229,8 @@ class FwtopApp(App):
                 self._refresh_charts()
 
     def _refresh_text(self) -> None:
+        from .traces import capture_badge  # the traces view and its helpers: not needed to start
+
         with self.batch_update():
             for panel in self.panels:
                 panel.refresh_text()
@@ -386,6 +389,8 @@ class FwtopApp(App):
                 self.notify(f"{cap.label}: memory snapshot of the next {cap.steps} steps requested")
 
     def action_traces(self) -> None:
+        from .traces import TracesScreen
+
         self.push_screen(TracesScreen(self.session))
 
     def action_jump_end(self) -> None:
