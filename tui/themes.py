@@ -121,8 +121,10 @@ def _variable_problem(name: str, value: str) -> str | None:
     return _color_problem(color)
 
 
-def theme_from_toml(path: Path) -> Theme:
-    """Read one theme file. Raises ThemeFileError naming the file and every bad key."""
+def theme_from_toml(path: Path, derive: bool = True) -> Theme:
+    """Read one theme file. Raises ThemeFileError naming the file and every bad key.
+    ``derive``: also check that Textual can derive the theme's shades from its colours
+    (about a millisecond; fwtop's own files skip it at start-up, tests check them)."""
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -191,7 +193,8 @@ def theme_from_toml(path: Path) -> Theme:
         variables.setdefault("boost", colors["boost"])
     theme = Theme(name=name, dark=dark, variables=variables, **colors)
     try:
-        theme.to_color_system().generate()
+        if derive:
+            theme.to_color_system().generate()
     except Exception as exc:  # a colour combination Textual cannot derive shades from
         raise ThemeFileError(path, [f"colors: Textual cannot build a theme from these colours ({exc})"]) from None
     return theme
@@ -225,7 +228,7 @@ def load_themes(user_dir: Path | None = USER_DIR) -> tuple[list[Theme], list[str
         seen: dict[str, Path] = {}
         for path in files:
             try:
-                theme = theme_from_toml(path)
+                theme = theme_from_toml(path, derive=folder is not BUILTIN_DIR)
             except ThemeFileError as exc:
                 errors.append(str(exc))
                 continue
