@@ -140,3 +140,36 @@ async def test_a_theme_change_recolours_the_panels_and_the_keys_line() -> None:
         await pilot.pause(0.3)
         assert styles(body) != before_body and styles(bar) != before_bar
         assert "step time" in screen_text(app)
+
+
+async def test_a_panel_body_draws_its_lines_through_the_app_filters_once() -> None:
+    """PanelBody builds its strips from styles already through the app's line filters and
+    skips the filters per line; when the filters change it draws its lines again with the
+    new ones (here: Textual's Monochrome filter added, as for NO_COLOR)."""
+    from textual.filter import Monochrome
+
+    from fwtop.tui.panel import PanelBody
+
+    async with replayed_dashboard() as (app, pilot):
+        body = app.query(PanelBody)[0]
+        crop = body.region.reset_offset
+        filters = tuple(app.get_line_filters())
+        background = body.background_colors[1]
+
+        def through(strip, line_filters):
+            for line_filter in line_filters:
+                strip = strip.apply_filter(line_filter, background)
+            return [(seg.text, seg.style) for seg in strip]
+
+        shown = body.render_lines(crop)
+        drawn = [body.render_line(y) for y in crop.line_range]
+        assert [[(seg.text, seg.style) for seg in s] for s in shown] == [through(s, filters) for s in drawn]
+        assert all(s is d for s, d in zip(shown, drawn, strict=True))  # no filtered copy per line
+
+        grey = filters + (Monochrome(),)
+        app.get_line_filters = lambda: grey
+        shown = body.render_lines(crop)
+        drawn = [body.render_line(y) for y in crop.line_range]
+        assert [[(seg.text, seg.style) for seg in s] for s in shown] == [through(s, grey) for s in drawn]
+        colours = {seg.style.color.triplet for s in shown for seg in s if seg.style and seg.style.color}
+        assert colours and all(c.red == c.green == c.blue for c in colours)  # every colour now grey

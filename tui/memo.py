@@ -16,6 +16,7 @@ app's line filters are the same, the previous list is the answer.
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
 
@@ -53,17 +54,50 @@ class DirectLines(FrameMemo):
     replace costs a lookup per frame. ``render_line`` may read ``line_size`` (the
     widget's size, looked up once per frame instead of once per line)."""
 
+    # True: every style in render_line's strips came from ``final_style`` (already through
+    # the app's line filters), so the filters are not run again over each new line.
+    PREFILTERED = False
+
     _direct: bool | None = None
     _render_size = None
     _final: dict | None = None
     _final_key: tuple | None = None
     _background = None
+    _style_filters: tuple | None = None  # (filters, background) final_style maps styles through
+    _final_styles: dict | None = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._direct = None
         self._final = None
         self._background = None
+        self._style_filters = None
+        self._final_styles = None
+
+    def filters_changed(self) -> None:
+        """The app's line filters (or the widget's background) changed: a PREFILTERED widget
+        drops the styles and strips it made with the old ones."""
+
+    def final_style(self, style):
+        """``style`` as the app's line filters leave it (each of Textual's filters maps every
+        segment's style on its own), for a PREFILTERED widget; unchanged off the direct path,
+        where Textual runs the filters itself."""
+        if not self._is_direct():
+            return style
+        if self._style_filters is None:
+            filters = tuple(self.app.get_line_filters())
+            self._style_filters = (filters, self.background_colors[1] if filters else None)
+        cache = self._final_styles
+        if cache is None:
+            cache = self._final_styles = {}
+        out = cache.get(style)
+        if out is None:
+            out = style
+            filters, background = self._style_filters
+            for line_filter in filters:
+                out = line_filter.apply([Segment(" ", out)], background)[0].style
+            cache[style] = out
+        return out
 
     @property
     def line_size(self):
@@ -95,6 +129,11 @@ class DirectLines(FrameMemo):
         if filters and self._background is None:
             self._background = self.background_colors[1]
         background = self._background
+        prefiltered = self.PREFILTERED
+        if prefiltered and self._style_filters not in (None, (filters, background if filters else None)):
+            self._style_filters = None
+            self._final_styles = None
+            self.filters_changed()
         render_line = self.render_line
         size = self._render_size = self.size
         full = x1 == 0 and x2 >= size.width  # the strips are full width
@@ -107,8 +146,9 @@ class DirectLines(FrameMemo):
                     out.append(hit[1])
                     continue
                 shown = strip
-                for line_filter in filters:
-                    shown = shown.apply_filter(line_filter, background)
+                if not prefiltered:
+                    for line_filter in filters:
+                        shown = shown.apply_filter(line_filter, background)
                 if not full:  # partly visible
                     shown = shown.crop(x1, x2)
                 final[y] = (strip, shown)

@@ -52,10 +52,12 @@ Line = tuple[Run, ...]
 
 
 class PanelBody(DirectLines, Widget):
-    """The inside of a panel: every line of it drawn by this one widget, from cached strips.
-    The panel around it (a container with Textual's border) changes rarely and keeps its
-    last frame (FrameMemo); the body's changed lines reach the terminal without the
-    border's columns."""
+    """The inside of a panel: every line of it drawn by this one widget, from cached strips
+    whose styles have been through the app's line filters already (PREFILTERED). The panel
+    around it (a container with Textual's border) changes rarely and keeps its last frame
+    (FrameMemo); the body's changed lines reach the terminal without the border's columns."""
+
+    PREFILTERED = True
 
     # A line's parts name what they show; each is drawn in one of a few colours (component
     # classes are styled per widget at every style pass: fewer of them, a faster start).
@@ -134,12 +136,16 @@ class PanelBody(DirectLines, Widget):
             )
             if head:
                 style += Style(bold=True)
-            self._styles[key] = style
+            style = self._styles[key] = self.final_style(style)
         return style
 
     def notify_style_update(self) -> None:
         """CSS or theme changed: colours are cached with the lines, rebuild them."""
         super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def filters_changed(self) -> None:
         self._styles.clear()
         self._strips.clear()
 
