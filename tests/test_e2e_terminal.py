@@ -128,6 +128,9 @@ def _start(sshd, tmp_path, name: str, mark: str) -> Pane:
     pane = Pane(name)
     pane.kill()
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", ssh], check=True)
+    # Keep the pane (and what fwtop printed last) after ssh exits: without it the session
+    # closes at once and a loaded machine can miss the table printed on quit.
+    subprocess.run(["tmux", "set-option", "-w", "-t", name, "remain-on-exit", "on"], check=True)
     return pane
 
 
