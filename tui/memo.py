@@ -73,10 +73,11 @@ class DirectLines(FrameMemo):
         self._background = None
         self._style_filters = None
         self._final_styles = None
+        self.styles_changed()
 
-    def filters_changed(self) -> None:
-        """The app's line filters (or the widget's background) changed: a PREFILTERED widget
-        drops the styles and strips it made with the old ones."""
+    def styles_changed(self) -> None:
+        """CSS, the theme, or (for a PREFILTERED widget) the app's line filters changed: a
+        widget that keeps styles, or strips made with them, drops them here."""
 
     def final_style(self, style):
         """``style`` as the app's line filters leave it (each of Textual's filters maps every
@@ -133,7 +134,7 @@ class DirectLines(FrameMemo):
         if prefiltered and self._style_filters not in (None, (filters, background if filters else None)):
             self._style_filters = None
             self._final_styles = None
-            self.filters_changed()
+            self.styles_changed()
         render_line = self.render_line
         size = self._render_size = self.size
         full = x1 == 0 and x2 >= size.width  # the strips are full width

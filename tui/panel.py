@@ -139,13 +139,8 @@ class PanelBody(DirectLines, Widget):
             style = self._styles[key] = self.final_style(style)
         return style
 
-    def notify_style_update(self) -> None:
-        """CSS or theme changed: colours are cached with the lines, rebuild them."""
-        super().notify_style_update()
-        self._styles.clear()
-        self._strips.clear()
-
-    def filters_changed(self) -> None:
+    def styles_changed(self) -> None:
+        """Colours are cached with the lines: rebuild them."""
         self._styles.clear()
         self._strips.clear()
 
