@@ -320,6 +320,32 @@ def test_pause_resume_stop_at_detected_steps(tmp_path):
     asyncio.run(scenario())
 
 
+def test_stop_waits_for_a_script_that_said_bye(tmp_path):
+    """A script whose exit handlers outlast the stop's polite grace (2 s) is not SIGTERMed:
+    once it said bye it is on its way out and exits on its own, status 0."""
+    from fwtop.session.session import STOPPED, Session
+    from fwtop.workloads.spec import WorkloadSpec
+
+    async def scenario():
+        session = Session([WorkloadSpec.for_script(str(SCRIPTS / "slow_exit.py"))], runs_dir=str(tmp_path))
+        await session.start()
+        w = session.workloads[0]
+        t0 = time.monotonic()
+        while session.timeline.steps(w.id).count < 3:
+            assert time.monotonic() - t0 < 60, list(w.log)[-10:]
+            await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        await session.stop_workload(w.id)
+        took = time.monotonic() - t0
+        await session.close()
+        return w, took
+
+    w, took = asyncio.run(scenario())
+    assert w.state == STOPPED and w.bye["reason"] == "stopped" and w.exit_code == 0, (w.exit_code, list(w.log))
+    assert took >= 3.0  # it waited for the handler rather than signalling at 2 s
+    assert "exit handler finished" in (next(tmp_path.iterdir()) / "logs" / "w0.log").read_text()
+
+
 @needs("torch")
 def test_profile_command_reaches_a_script(tmp_path):
     """Framework profiler captures (workloads/child/capture.py, from the profiling work) start and

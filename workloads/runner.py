@@ -36,6 +36,7 @@ class Runner:
         self._readers: list[asyncio.Task] = []
         self.returncode: int | None = None
         self.stop_sent = False
+        self.said_bye = False
 
     @property
     def pid(self) -> int | None:
@@ -85,9 +86,14 @@ class Runner:
             if not chunk:
                 break
             for line in splitter.feed(chunk):
-                self.on_event(parse_line(line))
+                self._event(parse_line(line))
         for line in splitter.flush():
-            self.on_event(parse_line(line))
+            self._event(parse_line(line))
+
+    def _event(self, ev: Event | StepEvent | Invalid) -> None:
+        if type(ev) is Event and ev.kind == "bye":
+            self.said_bye = True
+        self.on_event(ev)
 
     async def _read_output(self, stream: asyncio.StreamReader) -> None:
         splitter = LineSplitter(OUTPUT_LINE_MAX)
@@ -145,21 +151,32 @@ class Runner:
         self.signal_group(signal.SIGKILL)
         self._close_control()
 
-    async def stop(self, grace: float = 2.0, term_grace: float = 1.5) -> int | None:
-        """Polite stop, then SIGTERM, then SIGKILL to the process group; returns the exit status."""
+    async def _exits_within(self, timeout: float) -> bool:
+        assert self.proc is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def stop(self, grace: float = 2.0, term_grace: float = 1.5, bye_grace: float = 5.0) -> int | None:
+        """Polite stop, then SIGTERM, then SIGKILL to the process group; returns the exit status.
+
+        A child that has said ``bye`` is already on its way out (its interpreter's teardown, a
+        script's exit handlers): it gets ``bye_grace`` more seconds before the signals."""
         if self.proc is None:
             return None
         if self.returncode is None:
             self.send("stop")
             self._close_control()
-            for sig, timeout in ((None, grace), (signal.SIGTERM, term_grace), (signal.SIGKILL, 5.0)):
-                if sig is not None:
-                    self.signal_group(sig)
-                try:
-                    await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
+            exited = await self._exits_within(grace)
+            if not exited and self.said_bye:
+                exited = await self._exits_within(bye_grace)
+            for sig, timeout in ((signal.SIGTERM, term_grace), (signal.SIGKILL, 5.0)):
+                if exited:
                     break
-                except asyncio.TimeoutError:
-                    continue
+                self.signal_group(sig)
+                exited = await self._exits_within(timeout)
         # Whatever is left of the group (e.g. a worker that ignored SIGTERM) goes too.
         self.signal_group(signal.SIGKILL)
         return await self.wait()
