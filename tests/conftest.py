@@ -41,6 +41,31 @@ def run_fwtop(*args, timeout=300, env=None, cwd=None):
     )
 
 
+# The terminal tests' own tmux server (never the user's default one), started once per test
+# run with exit-empty off: with the default server, the session one test kills is often the
+# last, the server exits, and the next test's new-session can reach it while it shuts down
+# ("server exited unexpectedly"). remain-on-exit keeps what a program printed last on screen.
+TMUX_SOCKET = f"fwtop-tests-{os.getpid()}"
+
+
+def tmux(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["tmux", "-L", TMUX_SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True, check=check
+    )
+
+
+@pytest.fixture(scope="session")
+def tmux_server():
+    """tmux on this run's server: ``tmux_server("new-session", ...)``; the server ends with the run."""
+    tmux("start-server", ";", "set-option", "-g", "exit-empty", "off", ";",
+         "set-option", "-wg", "remain-on-exit", "on", check=True)  # fmt: skip
+    socket = tmux("display-message", "-p", "#{socket_path}").stdout.strip()
+    yield tmux
+    tmux("kill-server")
+    if socket:
+        Path(socket).unlink(missing_ok=True)
+
+
 def tiny_torch(steps=0, **kw):
     """A tiny torch mlp on the CPU (runs until stopped by default)."""
     from fwtop.workloads.spec import WorkloadSpec

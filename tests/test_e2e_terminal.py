@@ -71,14 +71,15 @@ def sshd(tmp_path_factory):
 
 
 class Pane:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, tmux) -> None:
         self.name = name
+        self.tmux = tmux
 
     def text(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return self.tmux("capture-pane", "-p", "-t", self.name).stdout
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        self.tmux("send-keys", "-t", self.name, *keys, check=True)
 
     def wait_for(self, *needles: str, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
@@ -91,7 +92,7 @@ class Pane:
             time.sleep(0.2)
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        self.tmux("kill-session", "-t", self.name)
 
 
 def _children(mark: str) -> list[psutil.Process]:
@@ -114,7 +115,7 @@ def _gone(procs: list[psutil.Process], timeout: float) -> bool:
     return not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
-def _start(sshd, tmp_path, name: str, mark: str) -> Pane:
+def _start(sshd, tmux, tmp_path, name: str, mark: str) -> Pane:
     tiny = TINY["mlp"]
     remote = (
         f"FWTOP_E2E_MARK={mark} {sys.executable} -m fwtop compare torch torch --model mlp --device cpu "
@@ -125,18 +126,17 @@ def _start(sshd, tmp_path, name: str, mark: str) -> Pane:
         f"ssh -tt -p {sshd['port']} -i {sshd['key']} -o StrictHostKeyChecking=no "
         f"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR {sshd['user']}@127.0.0.1 '{remote}'"
     )
-    pane = Pane(name)
+    pane = Pane(name, tmux)
     pane.kill()
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", ssh], check=True)
-    # Keep the pane (and what fwtop printed last) after ssh exits: without it the session
-    # closes at once and a loaded machine can miss the table printed on quit.
-    subprocess.run(["tmux", "set-option", "-w", "-t", name, "remain-on-exit", "on"], check=True)
+    # The server keeps the pane after ssh exits (remain-on-exit): a loaded machine could
+    # otherwise miss the table fwtop prints on quit.
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "45", ssh, check=True)
     return pane
 
 
-def test_dashboard_over_ssh_keys_and_quit(sshd, tmp_path):
+def test_dashboard_over_ssh_keys_and_quit(sshd, tmux_server, tmp_path):
     mark = uuid.uuid4().hex
-    pane = _start(sshd, tmp_path, "fwtop-e2e", mark)
+    pane = _start(sshd, tmux_server, tmp_path, "fwtop-e2e", mark)
     try:
         screen = pane.wait_for("torch-mlp-2", "step time", "median", "running")
         assert "torch-mlp " in screen or "torch-mlp |" in screen
@@ -160,11 +160,11 @@ def test_dashboard_over_ssh_keys_and_quit(sshd, tmp_path):
     assert len(runs) == 1 and (runs[0] / "summary.json").exists()
 
 
-def test_ssh_hangup_ends_every_workload(sshd, tmp_path):
+def test_ssh_hangup_ends_every_workload(sshd, tmux_server, tmp_path):
     """The connection drops mid-run (the ssh client is killed): sshd hangs up fwtop, whose
     children must all be gone within 5 s."""
     mark = uuid.uuid4().hex
-    pane = _start(sshd, tmp_path, "fwtop-e2e-hup", mark)
+    pane = _start(sshd, tmux_server, tmp_path, "fwtop-e2e-hup", mark)
     try:
         pane.wait_for("step time", "running")
         children = _children(mark)  # the two workloads and their guards (bootstrap.py's fork)

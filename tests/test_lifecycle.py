@@ -23,10 +23,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 SCRIPT = Path(__file__).parent / "scripts" / "spawns_workers.py"
 
 
-def tmux(*args):
-    return subprocess.run(["tmux", *args], capture_output=True, text=True)
-
-
 def wait_for(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -38,7 +34,8 @@ def wait_for(cond, timeout, what):
 
 
 @pytest.mark.parametrize("way", ["q", "ctrl+c", "SIGTERM", "SIGHUP", "SIGKILL"])
-def test_every_way_out_ends_the_whole_tree(tmp_path, way):
+def test_every_way_out_ends_the_whole_tree(tmp_path, way, tmux_server):
+    tmux = tmux_server
     name = f"fwtop-life-{way.replace('+', '-')}-{os.getpid()}"
     pids_file = tmp_path / "workers"
     command = f"exec {sys.executable} -m fwtop run --runs-dir {tmp_path / 'runs'} {SCRIPT} {pids_file}"
