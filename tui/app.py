@@ -137,6 +137,19 @@ class FwtopApp(App):
         self.pyspy_recordings: list = []  # paths of this session's py-spy recordings
         self._fixed: dict[str, TextLines] = {}  # the top bar and device strip, found once
 
+    def get_driver_class(self):
+        """Textual's terminal driver for this platform, or on Linux and macOS fwtop's, whose
+        input thread sleeps until there is input (tui/driver.py), unless TEXTUAL_DRIVER names one."""
+        from textual import constants
+        from textual.drivers.linux_driver import LinuxDriver
+
+        driver = super().get_driver_class()
+        if driver is LinuxDriver and not constants.DRIVER:  # TEXTUAL_DRIVER names one: that one
+            from .driver import QuietLinuxDriver
+
+            return QuietLinuxDriver
+        return driver
+
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
