@@ -173,3 +173,40 @@ async def test_a_panel_body_draws_its_lines_through_the_app_filters_once() -> No
         assert [[(seg.text, seg.style) for seg in s] for s in shown] == [through(s, grey) for s in drawn]
         colours = {seg.style.color.triplet for s in shown for seg in s if seg.style and seg.style.color}
         assert colours and all(c.red == c.green == c.blue for c in colours)  # every colour now grey
+
+
+async def test_repeated_and_blank_rows_are_the_lines_textual_draws() -> None:
+    """RepeatedRows (the panels) and BlankLines (the screen, the panel row) hand the compositor
+    the same lines Textual's styles draw for every row, borders and titles included, in each
+    theme and with the app's line filters (here NO_COLOR's Monochrome too)."""
+    from textual.filter import Monochrome
+    from textual.widget import Widget
+
+    from fwtop.tui.app import DashboardScreen, PanelRow
+    from fwtop.tui.memo import BlankLines, RepeatedRows
+    from fwtop.tui.panel import WorkloadPanel
+
+    def segments(strips) -> list:
+        return [[(seg.text, seg.style) for seg in strip] for strip in strips]
+
+    async with replayed_dashboard() as (app, pilot):
+        panels = list(app.query(WorkloadPanel))
+        panels[1].border_subtitle = "profiling 2/5"  # a title in the bottom border
+        for theme in ("fwtop-dark", "fwtop-light", "fwtop-contrast"):
+            app.theme = theme
+            await pilot.pause(0.2)
+            for extra in ((), (Monochrome(),)):
+                filters = tuple(app.get_line_filters()) + extra
+                app.get_line_filters = lambda filters=filters: filters
+                for panel in panels:
+                    crop = panel.region.reset_offset
+                    ours = RepeatedRows.render_lines(panel, crop)
+                    panel._styles_cache.clear()
+                    assert segments(ours) == segments(Widget.render_lines(panel, crop)), (theme, panel.id)
+                for widget in (app.screen, app.query_one(PanelRow)):
+                    assert isinstance(widget, BlankLines) and widget._is_direct()
+                    crop = widget.region.reset_offset
+                    ours = widget.render_lines(crop)
+                    assert segments(ours) == segments(Widget.render_lines(widget, crop)), (theme, widget)
+                del app.get_line_filters
+        assert isinstance(app.screen, DashboardScreen)

@@ -22,7 +22,7 @@ from .devices import device_lines
 from .keybar import KeyBar
 from .launch import resume_gc
 from .lines import TextLines
-from .memo import FrameMemo
+from .memo import BlankLines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
 
@@ -52,8 +52,12 @@ class HelpScreen(ModalScreen):
         yield Static("\n".join(lines))
 
 
-class PanelRow(FrameMemo, Horizontal):
+class PanelRow(BlankLines, Horizontal):
     """The row of workload panels (#panels)."""
+
+
+class DashboardScreen(BlankLines, Screen):
+    """The dashboard's screen: its own lines, behind every widget, are blank."""
 
 
 class DeviceStrip(TextLines):
@@ -149,6 +153,9 @@ class FwtopApp(App):
 
             return QuietLinuxDriver
         return driver
+
+    def get_default_screen(self) -> Screen:
+        return DashboardScreen(id="_default")
 
     # -- layout ---------------------------------------------------------------------------
 

@@ -43,6 +43,33 @@ class FrameMemo:
         return strips
 
 
+class RepeatedRows:
+    """For a widget that draws nothing inside its border and padding (its children draw
+    everything there): every row between its first and its last is the same, so Textual
+    styles three rows (the top, one inside, the bottom, where a border and its titles go)
+    and the inside row is repeated. A workload panel's 39 rows through Textual's styles
+    were about 14 M instructions each on the dashboard's first frame (docs/benchmarks.md).
+    Mix in before the Textual class, after FrameMemo: ``class X(FrameMemo, RepeatedRows, Widget)``."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        y1, y2 = crop.y, crop.bottom
+        if y2 - y1 <= 3:
+            return super().render_lines(crop)
+        last = self.outer_size.height - 1
+        x, width = crop.x, crop.width
+        render = super().render_lines
+        rows: dict[int, Strip] = {}
+        out = []
+        for y in range(y1, y2):
+            row = y if y in (0, last) else 1
+            strip = rows.get(row)
+            if strip is None:
+                strip = rows[row] = render(Region(x, row, width, 1))[0]
+            out.append(strip)
+        self._styles_cache._dirty_lines.difference_update(crop.line_range)  # all drawn, as Textual's would be
+        return out
+
+
 class DirectLines(FrameMemo):
     """For a widget whose ``render_line`` strips are already final (full width, in the
     widget's own style): while it has no border, outline, padding, tint, hatch or
@@ -157,3 +184,26 @@ class DirectLines(FrameMemo):
         finally:
             self._render_size = None
         return out
+
+
+class BlankLines(DirectLines):
+    """For a container whose own lines are blank (no border or padding; its children draw on
+    top): each line is one blank strip in the widget's colours, instead of Textual styling
+    every line of it (on the dashboard's first frame, the screen's 50 lines and the panel
+    row's were about 20 M instructions). Anything that makes the lines differ (a border,
+    padding, a translucent background from a theme) takes Textual's path (DirectLines)."""
+
+    _blank: Strip | None = None
+
+    def _is_direct(self) -> bool:
+        return super()._is_direct() and (self.styles.background.a in (0, 1))
+
+    def styles_changed(self) -> None:
+        self._blank = None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.line_size.width
+        blank = self._blank
+        if blank is None or blank.cell_length != width:
+            blank = self._blank = Strip.blank(width, self.rich_style)
+        return blank

@@ -23,7 +23,7 @@ from fwtop.session.summary import device_peak
 
 from .chart import area_chart, braille_lines, runs, top_of
 from .format import fmt_bytes, fmt_duration, fmt_rate
-from .memo import DirectLines, FrameMemo
+from .memo import DirectLines, FrameMemo, RepeatedRows
 
 LOG_TAIL = 5  # log lines shown on a failed or stalled panel
 CHART_POINTS = 400  # default history for the chart helpers (a chart takes 2 points per cell)
@@ -167,7 +167,7 @@ class PanelBody(DirectLines, Widget):
         return Strip(segments, width)
 
 
-class WorkloadPanel(FrameMemo, Widget):
+class WorkloadPanel(FrameMemo, RepeatedRows, Widget):
     """One workload: title, state, three charts, the statistics and (for a failed or stalled
     workload) the tail of its log, drawn line by line by its PanelBody. Each part is
     recomputed only when what it shows changed, and only the lines that differ are
