@@ -14,8 +14,15 @@ from conftest import PYTHON, REPO
 # Imported at first use, not to open the dashboard: psutil when a probe starts or an
 # attached process is watched (probes/host.py, trees.py, gpu.py; session.start_workload),
 # gzip when a trace is summarized, Textual's DataTable when a traces screen is composed,
-# the traces view (tui/traces.py) when the dashboard first refreshes after its first frame.
-LAZY = ("psutil", "fwtop.workloads.attached", "gzip", "textual.widgets._data_table", "fwtop.tui.traces")
+# Textual's Log when the log view is first shown, the traces view (tui/traces.py) when the dashboard first refreshes after its first frame.
+LAZY = (
+    "psutil",
+    "fwtop.workloads.attached",
+    "gzip",
+    "textual.widgets._data_table",
+    "textual.widgets._log",
+    "fwtop.tui.traces",
+)
 
 OPEN_DASHBOARD = """
 import json, sys

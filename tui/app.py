@@ -9,12 +9,13 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
 from fwtop.session.session import ENDED, PAUSED, Session
 
@@ -25,6 +26,9 @@ from .lines import TextLines
 from .memo import BlankLines
 from .panel import WorkloadPanel
 from .themes import DEFAULT_THEME, load_themes
+
+if TYPE_CHECKING:
+    from textual.widgets import Log
 
 TEXT_INTERVAL = 0.5  # seconds between refreshes of states, badges and the log
 CHART_INTERVAL = 1.0  # seconds between refreshes of the numbers: charts, statistics, device strip
@@ -296,6 +300,8 @@ class FwtopApp(App):
 
     async def action_log(self) -> None:
         if self._logbox is None:  # mounted the first time it is shown: start-up does without it
+            from textual.widgets import Log
+
             title = Static("", id="logtitle")
             # Not focusable: the dashboard's keys (arrows, tab, end) must reach the app.
             log = Log(id="log", max_lines=2000)

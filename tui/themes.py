@@ -121,10 +121,11 @@ def _variable_problem(name: str, value: str) -> str | None:
     return _color_problem(color)
 
 
-def theme_from_toml(path: Path, derive: bool = True) -> Theme:
+def theme_from_toml(path: Path, checked: bool = True) -> Theme:
     """Read one theme file. Raises ThemeFileError naming the file and every bad key.
-    ``derive``: also check that Textual can derive the theme's shades from its colours
-    (about a millisecond; fwtop's own files skip it at start-up, tests check them)."""
+    ``checked``: also check the variables against the ones Textual defines and that Textual
+    can derive the theme's shades from its colours (each builds Textual's colour system, a
+    few milliseconds in all; fwtop's own files skip both at start-up, tests check them)."""
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -173,15 +174,16 @@ def theme_from_toml(path: Path, derive: bool = True) -> Theme:
     if not isinstance(variables, dict):
         problems.append(f"variables: expected a table ([variables]), got {type_name(variables)}")
         variables = {}
-    known = _textual_variables() if variables else {}
-    for key, value in variables.items():
-        where = f"variables.{key}"
-        if key not in known:
-            problems.append(f"{where}: unknown variable (not one Textual defines){_suggest(key, known)}")
-        elif not isinstance(value, str):
-            problems.append(f"{where}: expected a string, got {type_name(value)}")
-        elif (problem := _variable_problem(key, value)) is not None:
-            problems.append(f"{where}: {problem}")
+    if checked:
+        known = _textual_variables() if variables else {}
+        for key, value in variables.items():
+            where = f"variables.{key}"
+            if key not in known:
+                problems.append(f"{where}: unknown variable (not one Textual defines){_suggest(key, known)}")
+            elif not isinstance(value, str):
+                problems.append(f"{where}: expected a string, got {type_name(value)}")
+            elif (problem := _variable_problem(key, value)) is not None:
+                problems.append(f"{where}: {problem}")
 
     if problems:
         raise ThemeFileError(path, problems)
@@ -193,7 +195,7 @@ def theme_from_toml(path: Path, derive: bool = True) -> Theme:
         variables.setdefault("boost", colors["boost"])
     theme = Theme(name=name, dark=dark, variables=variables, **colors)
     try:
-        if derive:
+        if checked:
             theme.to_color_system().generate()
     except Exception as exc:  # a colour combination Textual cannot derive shades from
         raise ThemeFileError(path, [f"colors: Textual cannot build a theme from these colours ({exc})"]) from None
@@ -228,7 +230,7 @@ def load_themes(user_dir: Path | None = USER_DIR) -> tuple[list[Theme], list[str
         seen: dict[str, Path] = {}
         for path in files:
             try:
-                theme = theme_from_toml(path, derive=folder is not BUILTIN_DIR)
+                theme = theme_from_toml(path, checked=folder is not BUILTIN_DIR)
             except ThemeFileError as exc:
                 errors.append(str(exc))
                 continue
