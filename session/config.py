@@ -7,6 +7,7 @@
     stall_after = 300         # seconds without a step before a workload shows as stalled; 0: never
     profile_at = 20           # optional: a profiler capture of every workload from this step
     profile_steps = 5         # of this many steps (default 5)
+    refresh = 1.0             # seconds between redraws of the dashboard's charts (--refresh)
 
     [defaults]                # optional: applied to every workload
     model = "transformer"
@@ -74,10 +75,12 @@ SESSION_KEYS = {
     "stall_after": _NUM,
     "profile_at": _INT,  # like --profile-at / --profile-steps
     "profile_steps": _INT,
+    "refresh": _NUM,  # like --refresh
 }
 TOP_KEYS = {"session": "table", "defaults": "table", "probes": "table", "workload": "array of tables"}
 PROBE_KEYS = {"interval": _NUM, "host": _NUM, "nvml": _NUM, "amdsmi": _NUM}
 MAX_PROBE_INTERVAL = 60.0
+REFRESH_RANGE = (0.1, 60.0)  # seconds between chart redraws (the dashboard's --refresh)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Config:
     probe_intervals: dict = field(default_factory=dict)  # probe name -> seconds
     profile_at: int | None = None
     profile_steps: int | None = None
+    refresh: float | None = None
     raw: dict = field(default_factory=dict)
 
 
@@ -138,6 +142,14 @@ def _check_table(file: str, where: str, table: dict, schema: dict) -> None:
             for k, v in value.items():
                 if not isinstance(v, str):
                     raise UserError(f"{file}: {path}.{k}: expected a string, got {type_name(v)}")
+
+
+def refresh_interval(value: float | None, where: str = "--refresh") -> float | None:
+    """Seconds between the dashboard's chart redraws, checked (None: the default)."""
+    low, high = REFRESH_RANGE
+    if value is not None and not low <= value <= high:
+        raise UserError(f"{where}: must be {low} to {high:.0f} seconds, got {value}")
+    return value
 
 
 def probe_intervals(every: float | None = None, per_probe: dict | None = None, where: str = "") -> dict:
@@ -207,6 +219,7 @@ def load_config(path: str) -> Config:
     intervals = probe_intervals(
         probes.get("interval"), {k: v for k, v in probes.items() if k != "interval"}, where=f"{file}: probes."
     )
+    refresh = refresh_interval(session.get("refresh"), where=f"{file}: session.refresh")
     for key in ("profile_at", "profile_steps"):
         if session.get(key, 0) < 0:
             raise UserError(f"{file}: session.{key}: must be a whole number >= 0")
@@ -257,5 +270,6 @@ def load_config(path: str) -> Config:
         probe_intervals=intervals,
         profile_at=session.get("profile_at"),
         profile_steps=session.get("profile_steps"),
+        refresh=refresh,
         raw=raw,
     )

@@ -97,6 +97,11 @@ BAD_CONFIGS = {
         "session.sequential: expected true or false",
     ),
     "bad toml": ("[[workload]\nframework=", "not valid TOML"),
+    "refresh type": (
+        "[session]\nrefresh='fast'\n[[workload]]\nframework='jax'\n",
+        "session.refresh: expected a number",
+    ),
+    "refresh range": ("[session]\nrefresh=0.01\n[[workload]]\nframework='jax'\n", "session.refresh: must be 0.1 to 60"),
 }
 
 
@@ -130,6 +135,12 @@ BAD_FLAGS = {
     "unknown command flag": (["devices", "--gpu"], "unrecognized arguments"),
     "bad stall": (["compare", "torch", "--stall-after", "soon"], "invalid float value"),
     "negative stall": (["compare", "torch", "--stall-after", "-1"], "stall_after must be 0"),
+    "refresh not a number": (["compare", "torch", "--refresh", "soon"], "invalid float value"),
+    "refresh too fast": (["compare", "torch", "--refresh", "0.05"], "--refresh: must be 0.1 to 60 seconds"),
+    "replay refresh too slow": (
+        ["replay", "tests/data/replay-three", "--refresh", "61"],
+        "--refresh: must be 0.1 to 60",
+    ),
 }
 
 
@@ -163,3 +174,26 @@ def test_unwritable_runs_dir(tmp_path):
 def test_main_module_runs():
     proc = subprocess.run([sys.executable, "-m", "fwtop", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "fwtop compare" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, config, expected",
+    [
+        (["replay", "RUN"], None, 1.0),
+        (["replay", "RUN", "--refresh", "2.5"], None, 2.5),
+        (["-c", "CONFIG"], 0.25, 0.25),
+        (["-c", "CONFIG", "--refresh", "4"], 0.25, 4.0),  # the flag wins over the file
+    ],
+)
+def test_refresh_sets_the_dashboards_chart_interval(tmp_path, monkeypatch, argv, config, expected):
+    """--refresh (and [session] refresh) reach the dashboard as its chart redraw interval."""
+    from fwtop.tui import app, cli
+
+    seen = []
+    monkeypatch.setattr(cli, "use_dashboard", lambda args: True)
+    monkeypatch.setattr(app.FwtopApp, "run", lambda self: seen.append(self.chart_interval))
+    run_dir = str(REPO / "tests" / "data" / "replay-three")
+    path = _write(tmp_path, f"[session]\nrefresh = {config}\n[[workload]]\nframework = 'torch'\n") if config else ""
+    argv = [run_dir if a == "RUN" else path if a == "CONFIG" else a for a in argv]
+    cli.main([*argv, "--runs-dir", str(tmp_path)] if argv[0] == "-c" else argv)
+    assert seen == [expected]

@@ -117,6 +117,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="dashboard theme: fwtop-dark (default), fwtop-light, fwtop-contrast, "
         "a theme file's name from ~/.config/fwtop/themes/, or a Textual theme",
     )
+    _add_refresh_option(g)
+
+
+def _add_refresh_option(p) -> None:
+    p.add_argument(
+        "--refresh",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between redraws of the dashboard's charts and statistics (default 1; 0.1 to 60); "
+        "states and the log redraw twice a second, or at this rate if faster",
+    )
 
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
@@ -201,6 +213,7 @@ def _replay_parser() -> Parser:
     p.add_argument("--headless", action="store_true", help="no dashboard: print the recorded comparison table")
     p.add_argument("--json", action="store_true", help="print the recorded summary as JSON")
     p.add_argument("--theme", default=None, help="dashboard theme (see fwtop --help)")
+    _add_refresh_option(p)
     return p
 
 
@@ -210,6 +223,7 @@ def _cmd_replay(args) -> int:
     from .headless import comparison_table
 
     headless = not use_dashboard(args)
+    app_options = _refresh(args.refresh)
     session = ReplaySession(args.run_dir, speed=args.speed, jump_to_end=args.end or headless)
     if headless:
         asyncio.run(session.run())
@@ -218,8 +232,17 @@ def _cmd_replay(args) -> int:
         return 0
     from .app import FwtopApp
 
-    FwtopApp(session, theme=args.theme).run()
+    FwtopApp(session, theme=args.theme, **app_options).run()
     return 0
+
+
+def _refresh(seconds: float | None, where: str = "--refresh") -> dict:
+    """FwtopApp's keyword for the chart redraw interval, checked ({} for the default)."""
+    if seconds is None:
+        return {}
+    from fwtop.session.config import refresh_interval
+
+    return {"chart_interval": refresh_interval(seconds, where)}
 
 
 def _specs_from_compare(args) -> list:
@@ -307,6 +330,7 @@ def _run(
     stall_after=None,
     probe_intervals: dict | None = None,
     profile: tuple = (None, None),
+    refresh: float | None = None,
     on_session=None,
 ) -> int:
     from fwtop.session.session import DEFAULT_STALL_AFTER, Session
@@ -319,6 +343,7 @@ def _run(
     if stall < 0:
         raise UserError(f"stall_after must be 0 (never) or a number of seconds, got {stall}")
     profile_at = _profile_at(args, specs, *profile)
+    app_options = _refresh(args.refresh) if args.refresh is not None else _refresh(refresh, "session.refresh")
     session = Session(
         specs,
         name=args.name or name,
@@ -336,7 +361,7 @@ def _run(
         return asyncio.run(run_headless(session, as_json=args.json))
     from .app import FwtopApp
 
-    app = FwtopApp(session, theme=args.theme)
+    app = FwtopApp(session, theme=args.theme, **app_options)
     try:
         app.run()
     finally:
@@ -459,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                 stall_after=cfg.stall_after,
                 probe_intervals=cfg.probe_intervals,
                 profile=(cfg.profile_at, cfg.profile_steps),
+                refresh=cfg.refresh,
             )
         return _run(_default_specs(args), args, name="default")
     except UserError as exc:
