@@ -236,13 +236,13 @@ def _cmd_replay(args) -> int:
     return 0
 
 
-def _refresh(seconds: float | None, where: str = "--refresh") -> dict:
+def _refresh(seconds: float | None) -> dict:
     """FwtopApp's keyword for the chart redraw interval, checked ({} for the default)."""
     if seconds is None:
         return {}
     from fwtop.session.config import refresh_interval
 
-    return {"chart_interval": refresh_interval(seconds, where)}
+    return {"chart_interval": refresh_interval(seconds)}
 
 
 def _specs_from_compare(args) -> list:
@@ -343,7 +343,7 @@ def _run(
     if stall < 0:
         raise UserError(f"stall_after must be 0 (never) or a number of seconds, got {stall}")
     profile_at = _profile_at(args, specs, *profile)
-    app_options = _refresh(args.refresh) if args.refresh is not None else _refresh(refresh, "session.refresh")
+    app_options = _refresh(args.refresh if args.refresh is not None else refresh)  # the flag wins over the file
     session = Session(
         specs,
         name=args.name or name,
