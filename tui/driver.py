@@ -2,7 +2,7 @@
 
 Textual's LinuxDriver reads the keyboard on a thread that wakes ten times a second,
 input or not, to see whether the app is stopping and to time out a lone Escape key.
-On an idle dashboard those wake-ups were a quarter of fwtop's CPU (a bare Textual app
+On a replayed three-panel dashboard those wake-ups were a fifth of fwtop's CPU (a bare Textual app
 costs about 0.2 % of a core, all of it that thread: docs/benchmarks.md). This driver's
 thread waits on the terminal and on a wake-up pipe instead: it runs when there is input,
 once more after the escape delay that follows input (so a lone Escape still arrives, as
@@ -69,7 +69,10 @@ class QuietLinuxDriver(LinuxDriver):
                         with contextlib.suppress(BlockingIOError):
                             os.read(wake, 64)
                         continue
-                    data = os.read(fileno, READ_SIZE)
+                    try:
+                        data = os.read(fileno, READ_SIZE)
+                    except OSError:  # EIO: the terminal hung up (SIGHUP ends fwtop)
+                        data = b""
                     if not data:  # end of input (a pipe, or the terminal hung up): stop watching it
                         selector.unregister(fileno)
                         continue
