@@ -184,6 +184,8 @@ def test_script_that_raises_is_failed_with_its_traceback(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["workloads"][0]["state"] == "failed"
     assert "RuntimeError: deliberate failure at step 3" in proc.stdout
+    # The script's output is printed as it comes, so its traceback is not repeated at the end.
+    assert proc.stdout.count("Traceback (most recent call last)") == 1, proc.stdout
 
 
 @needs("torch")
@@ -269,6 +271,19 @@ args = ["5"]
     for e in events(run_dir, "step"):
         by_w[e["w"]] = by_w.get(e["w"], 0) + 1
     assert by_w == {"w0": 3, "w1": 5}
+
+
+def test_headless_shows_a_failed_workloads_last_lines_once(tmp_path):
+    """A config's script workload has no output printed as it comes (only `fwtop run` does
+    that): when it fails, the headless progress shows its last log lines, once."""
+    (tmp_path / "fails.py").write_text('print("loading data")\nraise ValueError("no such dataset")\n')
+    cfg = tmp_path / "fwtop.toml"
+    cfg.write_text('[[workload]]\nscript = "fails.py"\n')
+    proc = run_fwtop("-c", str(cfg), "--headless", "--runs-dir", str(tmp_path / "runs"), timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILED after 0 steps: ValueError: no such dataset" in proc.stdout
+    assert "  | loading data" in proc.stdout and "  | ValueError: no such dataset" in proc.stdout
+    assert proc.stdout.count("Traceback (most recent call last)") == 1, proc.stdout
 
 
 def test_config_script_errors(tmp_path):

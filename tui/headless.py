@@ -21,9 +21,10 @@ LOG_TAIL = 8
 class Progress:
     """A Session listener printing one line per notable event, steps at most once a second."""
 
-    def __init__(self, session: Session, out: TextIO) -> None:
+    def __init__(self, session: Session, out: TextIO, log_tail: bool = True) -> None:
         self.session = session
         self.out = out
+        self.log_tail = log_tail  # a failed workload's last log lines (unless its output was printed as it came)
         self._last: dict[str, float] = {}
         self._said: set[str] = set()
         self._trace_seen: dict[str, tuple] = {}
@@ -101,7 +102,7 @@ class Progress:
             steps = s.timeline.steps(wid).count
             if w.state == FAILED:
                 self._print(w, f"FAILED after {steps} steps: {w.reason}")
-                tail = [line for line in list(w.log)[-LOG_TAIL:] if line.strip()]
+                tail = [line for line in list(w.log)[-LOG_TAIL:] if line.strip()] if self.log_tail else []
                 for line in tail:
                     self._print(w, f"  | {line}")
             elif w.spec.attach_pid:  # a process fwtop only watched: it has no steps
@@ -240,7 +241,10 @@ def capture_summaries(summary: dict, top: int = 8) -> str:
 async def run_headless(session: Session, as_json: bool = False) -> int:
     """Run a session to the end, printing progress; returns the exit status."""
     out = sys.stderr if as_json else sys.stdout
-    session.listeners.append(Progress(session, out))
+    # A listener that prints the workloads' output as it comes (tui/scripts.py, headless
+    # `fwtop run`) has shown a failed workload's last lines already.
+    echoed = any(getattr(listener, "echoes_output", False) for listener in session.listeners)
+    session.listeners.append(Progress(session, out, log_tail=not echoed))
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task] = []
 

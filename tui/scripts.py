@@ -91,6 +91,8 @@ def cmd_run(argv: list[str]) -> int:
 class ScriptOutput:
     """Headless ``fwtop run``: the script's own output lines, prefixed with its label."""
 
+    echoes_output = True  # headless.run_headless: no log tail again when the script fails
+
     def __init__(self, session, out) -> None:
         self.session = session
         self.out = out
