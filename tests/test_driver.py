@@ -52,8 +52,9 @@ def test_input_thread_sleeps_until_a_key(tmux_server, tmp_path):
         time.sleep(0.5)  # the terminal's answers to start-up queries, and their escape delay
         before = wakeups(task)
         time.sleep(2.0)
-        # Textual's own thread wakes 10 times a second: 20 here.
-        assert wakeups(task) - before <= 1
+        # Textual's own thread wakes 10 times a second: 20 here. A late answer from the terminal
+        # to a start-up query would be one wake-up for it and one after the escape delay.
+        assert wakeups(task) - before <= 2
 
         tmux("send-keys", "-t", name, "?")
         wait_for(lambda: "fwtop keys" in screen(), what="the help screen")
@@ -62,7 +63,7 @@ def test_input_thread_sleeps_until_a_key(tmux_server, tmp_path):
         time.sleep(0.5)
         before = wakeups(task)
         time.sleep(2.0)
-        assert wakeups(task) - before <= 1  # asleep again after the keys
+        assert wakeups(task) - before <= 2  # asleep again after the keys
 
         tmux("send-keys", "-t", name, "q")
         wait_for(lambda: not fwtop.is_running() or fwtop.status() == psutil.STATUS_ZOMBIE, 10, "fwtop to quit")
